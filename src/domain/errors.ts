@@ -1,0 +1,79 @@
+// The one error type and its catalogue. http/ turns a GatewayError into OpenAI's error JSON in one place.
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'insufficient_quota'
+  | 'rate_limit_error'
+  | 'upstream_error'
+  | 'timeout_error'
+  | 'server_error';
+
+export interface CatalogueEntry {
+  status: number;
+  type: ErrorType;
+  /** Another channel might succeed where this one failed. */
+  failover: boolean;
+  /** The failure counts against the upstream channel's health. */
+  blameChannel: boolean;
+}
+
+export const ERROR_CATALOGUE = {
+  invalid_request: { status: 400, type: 'invalid_request_error', failover: false, blameChannel: false },
+  invalid_json: { status: 400, type: 'invalid_request_error', failover: false, blameChannel: false },
+  invalid_api_key: { status: 401, type: 'authentication_error', failover: false, blameChannel: false },
+  insufficient_quota: { status: 402, type: 'insufficient_quota', failover: false, blameChannel: false },
+  permission_denied: { status: 403, type: 'permission_error', failover: false, blameChannel: false },
+  account_suspended: { status: 403, type: 'permission_error', failover: false, blameChannel: false },
+  model_not_found: { status: 404, type: 'not_found_error', failover: false, blameChannel: false },
+  not_found: { status: 404, type: 'not_found_error', failover: false, blameChannel: false },
+  method_not_allowed: { status: 405, type: 'invalid_request_error', failover: false, blameChannel: false },
+  request_too_large: { status: 413, type: 'invalid_request_error', failover: false, blameChannel: false },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error', failover: false, blameChannel: false },
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error', failover: false, blameChannel: false },
+  /** The upstream rejected the request itself (4xx): its status is passed on. */
+  upstream_rejected: { status: 400, type: 'invalid_request_error', failover: false, blameChannel: false },
+  upstream_rate_limited: { status: 429, type: 'rate_limit_error', failover: true, blameChannel: true },
+  upstream_auth_failed: { status: 502, type: 'upstream_error', failover: true, blameChannel: true },
+  upstream_error: { status: 502, type: 'upstream_error', failover: true, blameChannel: true },
+  upstream_timeout: { status: 504, type: 'timeout_error', failover: true, blameChannel: true },
+  upstream_bad_response: { status: 502, type: 'upstream_error', failover: true, blameChannel: true },
+  no_channel_available: { status: 503, type: 'upstream_error', failover: false, blameChannel: false },
+  internal_error: { status: 500, type: 'server_error', failover: false, blameChannel: false },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly param: string | null;
+  readonly failover: boolean;
+  readonly blameChannel: boolean;
+  /** Seconds, for 429s. */
+  readonly retryAfter: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { param?: string | null; status?: number; retryAfter?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const entry: CatalogueEntry = ERROR_CATALOGUE[code];
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = options.status ?? entry.status;
+    this.type = entry.type;
+    this.param = options.param ?? null;
+    this.failover = entry.failover;
+    this.blameChannel = entry.blameChannel;
+    this.retryAfter = options.retryAfter;
+  }
+}
+
+export function isGatewayError(e: unknown): e is GatewayError {
+  return e instanceof GatewayError;
+}

@@ -1,0 +1,173 @@
+// The storage contract. Everything above storage/ talks to these interfaces; only storage/ imports
+// Kysely and the database drivers. No table has a column that can hold a prompt, an output or a file.
+
+import type { MicroCredits } from '../domain/money.ts';
+import type { ModelPrice } from '../domain/usage.ts';
+
+export type UserStatus = 'active' | 'suspended';
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  status: UserStatus;
+  /** Available balance in micro-credits (active holds already deducted). */
+  balance: MicroCredits;
+  createdAt: Date;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  userId: string;
+  name: string;
+  /** Short visible prefix, e.g. "sk-sy-AbCd1234". */
+  prefix: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+/** What authentication needs, found by the key's SHA-256 hash in one lookup. */
+export interface KeyAuthRecord {
+  keyId: string;
+  userId: string;
+  revoked: boolean;
+  userStatus: UserStatus;
+  /** null: every model. */
+  allowedModels: string[] | null;
+}
+
+export type LedgerKind = 'topup' | 'grant' | 'hold' | 'capture' | 'release' | 'refund' | 'adjustment';
+
+export interface LedgerEntry {
+  id: string;
+  userId: string;
+  kind: LedgerKind;
+  /** Signed effect on the balance. Σ amount over a user's entries = the user's balance. */
+  amount: MicroCredits;
+  balanceAfter: MicroCredits;
+  requestId: string | null;
+  actor: string | null;
+  reason: string | null;
+  createdAt: Date;
+}
+
+export type UsageStatus = 'ok' | 'error' | 'client_closed' | 'expired';
+
+/** Metadata only: never a prompt, an output or an upstream error body. */
+export interface UsageEvent {
+  requestId: string;
+  userId: string;
+  keyId: string;
+  model: string;
+  provider: string | null;
+  channel: string | null;
+  endpoint: string;
+  stream: boolean;
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  held: MicroCredits;
+  cost: MicroCredits;
+  priceVersion: number | null;
+  status: UsageStatus;
+  httpStatus: number;
+  errorCode: string | null;
+  latencyMs: number;
+  ttfbMs: number | null;
+  createdAt: Date;
+}
+
+export interface HoldRequest {
+  requestId: string;
+  userId: string;
+  amount: MicroCredits;
+  expiresAt: Date;
+}
+
+export type HoldOutcome = { ok: true } | { ok: false; balance: MicroCredits };
+
+export interface SettleRequest {
+  requestId: string;
+  /** Actual cost; capped at the hold by the store. 0 releases everything. */
+  charge: MicroCredits;
+  /** Written in the same transaction as the capture/release. */
+  usage: UsageEvent;
+}
+
+export interface SettleOutcome {
+  /** false when the hold was already settled/released/expired: nothing changed (idempotent). */
+  applied: boolean;
+  charged: MicroCredits;
+  released: MicroCredits;
+}
+
+export interface UsersRepo {
+  create(email: string): Promise<UserRecord>;
+  get(id: string): Promise<UserRecord | undefined>;
+  list(page: { limit: number; offset: number }): Promise<UserRecord[]>;
+}
+
+export interface KeysRepo {
+  create(input: { userId: string; name: string; hash: string; prefix: string }): Promise<ApiKeyRecord>;
+  listByUser(userId: string): Promise<ApiKeyRecord[]>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Hot path: one indexed lookup. */
+  findByHash(hash: string): Promise<KeyAuthRecord | undefined>;
+  /** Sets revoked_at once; false when no such key or already revoked. */
+  revoke(id: string): Promise<boolean>;
+  /** Batched, off the hot path. */
+  touch(lastUsed: Map<string, Date>): Promise<void>;
+}
+
+export interface LedgerRepo {
+  /** Credit a user (grant/topup/refund/adjustment; a negative adjustment may not overdraw). */
+  credit(input: {
+    userId: string;
+    kind: 'grant' | 'topup' | 'refund' | 'adjustment';
+    amount: MicroCredits;
+    actor: string;
+    reason: string | null;
+    paymentId?: string | null;
+  }): Promise<{ balance: MicroCredits }>;
+  /**
+   * Hot path: one atomic conditional debit (`… WHERE balance >= :amount`) + the hold entry.
+   * Idempotent by requestId: a second hold with the same id changes nothing and reports ok.
+   */
+  hold(input: HoldRequest): Promise<HoldOutcome>;
+  /** Hot path: capture min(charge, hold), release the hold, write the usage event; idempotent. */
+  settle(input: SettleRequest): Promise<SettleOutcome>;
+  /** Releases holds whose expiry has passed (safe to run concurrently on every replica). */
+  releaseExpired(now: Date, limit: number): Promise<number>;
+  balance(userId: string): Promise<MicroCredits | undefined>;
+  /** Newest first. */
+  entries(userId: string, page: { limit: number; beforeId?: string }): Promise<LedgerEntry[]>;
+  /** Σ amount of the user's entries (the invariant: equals balance). */
+  sum(userId: string): Promise<MicroCredits>;
+}
+
+export interface UsageRepo {
+  /** Newest first. */
+  list(filter: { userId?: string; limit: number; beforeCreatedAt?: Date }): Promise<UsageEvent[]>;
+  get(requestId: string): Promise<UsageEvent | undefined>;
+}
+
+export interface PricesRepo {
+  /**
+   * Makes the stored current price of each model equal the configured one, inserting a new version
+   * (effective now) where it differs, and returns each model's current price with its version id.
+   */
+  sync(prices: ReadonlyArray<{ model: string; price: Omit<ModelPrice, 'version'> }>): Promise<Map<string, ModelPrice>>;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly users: UsersRepo;
+  readonly keys: KeysRepo;
+  readonly ledger: LedgerRepo;
+  readonly usage: UsageRepo;
+  readonly prices: PricesRepo;
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
