@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   model_not_found: { status: 404, type: 'not_found_error', failover: false, blameChannel: false },
   not_found: { status: 404, type: 'not_found_error', failover: false, blameChannel: false },
   method_not_allowed: { status: 405, type: 'invalid_request_error', failover: false, blameChannel: false },
+  conflict: { status: 409, type: 'invalid_request_error', failover: false, blameChannel: false },
   request_too_large: { status: 413, type: 'invalid_request_error', failover: false, blameChannel: false },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', failover: false, blameChannel: false },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error', failover: false, blameChannel: false },

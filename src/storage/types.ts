@@ -107,10 +107,13 @@ export interface UsersRepo {
   create(email: string): Promise<UserRecord>;
   get(id: string): Promise<UserRecord | undefined>;
   list(page: { limit: number; offset: number }): Promise<UserRecord[]>;
+  /** Suspends or reactivates a user (a suspended user's keys authenticate as `userStatus: 'suspended'`); false when no such user. */
+  setStatus(id: string, status: UserStatus): Promise<boolean>;
 }
 
 export interface KeysRepo {
-  create(input: { userId: string; name: string; hash: string; prefix: string }): Promise<ApiKeyRecord>;
+  /** allowedModels: omitted or null = every model. */
+  create(input: { userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null }): Promise<ApiKeyRecord>;
   listByUser(userId: string): Promise<ApiKeyRecord[]>;
   get(id: string): Promise<ApiKeyRecord | undefined>;
   /** Hot path: one indexed lookup. */

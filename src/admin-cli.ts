@@ -1,0 +1,65 @@
+// `switchyard admin …`: a thin client of the running gateway's /admin/v1 API (one implementation of
+// every admin operation: the HTTP routes). URL and token come from --url/--token or the gateway's config.
+import type { Command } from 'commander';
+import { request } from 'undici';
+import type { Config } from './config/index.ts';
+
+interface Target {
+  url: string;
+  token: string;
+}
+
+async function call(target: Target, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<void> {
+  const res = await request(`${target.url.replace(/\/+$/, '')}/admin/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${target.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
+  const text = await res.body.text();
+  let printed = text;
+  try {
+    printed = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // not JSON: print as is
+  }
+  (res.statusCode < 400 ? process.stdout : process.stderr).write(printed + '\n');
+  if (res.statusCode >= 400) process.exitCode = 1;
+}
+
+export function registerAdminCommands(program: Command, config: () => Readonly<Config>): void {
+  const admin = program
+    .command('admin')
+    .description('administer a running gateway over its admin API')
+    .option('--url <url>', 'gateway base URL (default: http://$HOST:$PORT)')
+    .option('--token <token>', 'admin token (default: $SWITCHYARD_ADMIN_TOKEN or ./data/admin-token)');
+  const target = (): Target => {
+    const opts = admin.opts<{ url?: string; token?: string }>();
+    if (opts.url && opts.token) return { url: opts.url, token: opts.token };
+    const cfg = config();
+    return { url: opts.url ?? `http://${cfg.host}:${cfg.port}`, token: opts.token ?? cfg.adminToken };
+  };
+
+  const users = admin.command('users').description('users');
+  users.command('create <email>').action((email: string) => call(target(), 'POST', '/users', { email }));
+  users.command('list').option('--limit <n>', 'page size', '100').option('--offset <n>', 'skip', '0')
+    .action((o: { limit: string; offset: string }) => call(target(), 'GET', `/users?limit=${encodeURIComponent(o.limit)}&offset=${encodeURIComponent(o.offset)}`));
+
+  admin.command('credits <userId> <credits>').description('grant credits (negative: adjustment)').option('--reason <text>')
+    .action((userId: string, credits: string, o: { reason?: string }) =>
+      call(target(), 'POST', `/users/${encodeURIComponent(userId)}/credits`, { credits, ...(o.reason ? { reason: o.reason } : {}) }));
+
+  const keys = admin.command('keys').description('API keys');
+  keys.command('create <userId>').option('--name <name>', 'key name', 'default')
+    .action((userId: string, o: { name: string }) => call(target(), 'POST', `/users/${encodeURIComponent(userId)}/keys`, { name: o.name }));
+  keys.command('list <userId>').action((userId: string) => call(target(), 'GET', `/users/${encodeURIComponent(userId)}/keys`));
+  keys.command('revoke <keyId>').action((keyId: string) => call(target(), 'DELETE', `/keys/${encodeURIComponent(keyId)}`));
+
+  admin.command('balance <userId>').action((userId: string) => call(target(), 'GET', `/users/${encodeURIComponent(userId)}/balance`));
+  admin.command('ledger <userId>').option('--limit <n>', 'entries', '100')
+    .action((userId: string, o: { limit: string }) => call(target(), 'GET', `/users/${encodeURIComponent(userId)}/ledger?limit=${encodeURIComponent(o.limit)}`));
+  admin.command('usage').option('--user <userId>').option('--limit <n>', 'events', '100')
+    .action((o: { user?: string; limit: string }) =>
+      call(target(), 'GET', `/usage?limit=${encodeURIComponent(o.limit)}${o.user ? `&user=${encodeURIComponent(o.user)}` : ''}`));
+}

@@ -1,0 +1,37 @@
+// buildApp(deps) → the Fastify instance. Tests build it with their own deps.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AppDeps } from './http/context.ts';
+import { installErrorHandling } from './http/errors.ts';
+import { adminRoutes } from './http/routes/admin/index.ts';
+import { chatCompletionsRoute } from './http/routes/v1/chat-completions.ts';
+import { embeddingsRoute } from './http/routes/v1/embeddings.ts';
+import { modelsRoutes } from './http/routes/v1/models.ts';
+
+export function newRequestId(): string {
+  return `req_${randomUUID().replaceAll('-', '')}`;
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.config.bodyLimitBytes,
+    genReqId: newRequestId,
+    requestIdHeader: false,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+    return503OnClosing: true,
+  });
+  app.decorateRequest('auth', undefined);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-switchyard-request-id', request.id);
+  });
+  installErrorHandling(app, deps.logger);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  chatCompletionsRoute(app, deps);
+  embeddingsRoute(app, deps);
+  modelsRoutes(app, deps);
+  adminRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,119 @@
+// One request's money: hold the worst case before dispatch, settle once on the outcome.
+// Settling is idempotent in the store (keyed by request id); this object also guards against settling
+// twice in-process so a `finally` can always call release().
+import { GatewayError } from '../domain/errors.ts';
+import { formatCredits, minMicro, type MicroCredits } from '../domain/money.ts';
+import type { Usage } from '../domain/usage.ts';
+import type { LedgerRepo, UsageStatus } from '../storage/types.ts';
+import { costOf, type PricedModel } from './catalogue.ts';
+
+export interface SessionInfo {
+  requestId: string;
+  userId: string;
+  keyId: string;
+  model: PricedModel;
+  endpoint: string;
+  stream: boolean;
+  startedAt: number;
+}
+
+export interface Outcome {
+  usage: Usage | undefined;
+  status: UsageStatus;
+  httpStatus: number;
+  errorCode: string | null;
+  provider: string | null;
+  channel: string | null;
+  ttfbMs: number | null;
+}
+
+export class BillingSession {
+  private held: MicroCredits = 0n;
+  private settled = false;
+  /** What settle() charged (or will charge, once computed by chargeFor). */
+  charged: MicroCredits = 0n;
+
+  constructor(
+    private readonly ledger: LedgerRepo,
+    readonly info: SessionInfo,
+    private readonly holdTtlMs: number,
+  ) {}
+
+  get holdAmount(): MicroCredits {
+    return this.held;
+  }
+
+  async hold(amount: MicroCredits): Promise<void> {
+    const outcome = await this.ledger.hold({
+      requestId: this.info.requestId,
+      userId: this.info.userId,
+      amount,
+      expiresAt: new Date(Date.now() + this.holdTtlMs),
+    });
+    if (!outcome.ok) {
+      throw new GatewayError(
+        'insufficient_quota',
+        `Insufficient credits: this request may cost up to ${formatCredits(amount)} credits and the balance is ${formatCredits(outcome.balance)}. Lower max_tokens or add credits.`,
+      );
+    }
+    this.held = amount;
+  }
+
+  /** The exact amount a settle with this usage will capture (never more than the hold). */
+  chargeFor(usage: Usage | undefined): MicroCredits {
+    return usage ? minMicro(costOf(usage, this.info.model.price), this.held) : 0n;
+  }
+
+  async settle(outcome: Outcome): Promise<MicroCredits> {
+    if (this.settled) return this.charged;
+    this.settled = true;
+    const charge = this.chargeFor(outcome.usage);
+    const u = outcome.usage;
+    const result = await this.ledger.settle({
+      requestId: this.info.requestId,
+      charge,
+      usage: {
+        requestId: this.info.requestId,
+        userId: this.info.userId,
+        keyId: this.info.keyId,
+        model: this.info.model.config.id,
+        provider: outcome.provider,
+        channel: outcome.channel,
+        endpoint: this.info.endpoint,
+        stream: this.info.stream,
+        inputTokens: u?.input ?? 0,
+        cachedInputTokens: u?.cachedInput ?? 0,
+        cacheWriteTokens: u?.cacheWrite ?? 0,
+        outputTokens: u?.output ?? 0,
+        reasoningTokens: u?.reasoning ?? 0,
+        held: this.held,
+        cost: charge,
+        priceVersion: this.info.model.price.version,
+        status: outcome.status,
+        httpStatus: outcome.httpStatus,
+        errorCode: outcome.errorCode,
+        latencyMs: Math.round(performance.now() - this.info.startedAt),
+        ttfbMs: outcome.ttfbMs,
+        createdAt: new Date(),
+      },
+    });
+    this.charged = result.applied ? result.charged : 0n;
+    return this.charged;
+  }
+
+  /** Releases the whole hold (upstream failure, or anything thrown before a response). */
+  async release(error: unknown, provider: string | null = null, channel: string | null = null): Promise<void> {
+    if (this.settled || this.held === 0n) return;
+    const status = error instanceof GatewayError ? error.status : 500;
+    const code = error instanceof GatewayError ? error.code : error instanceof Error && error.name === 'ClientAbortError' ? 'client_closed' : 'internal_error';
+    await this.settle({
+      usage: undefined,
+      status: code === 'client_closed' ? 'client_closed' : 'error',
+      httpStatus: code === 'client_closed' ? 499 : status,
+      errorCode: code,
+      provider,
+      channel,
+      ttfbMs: null,
+    });
+  }
+}

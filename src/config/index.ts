@@ -1,0 +1,248 @@
+// The ONLY reader of process.env and of the config file. Produces one frozen, typed Config.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { usdToMicro, type MicroCredits } from '../domain/money.ts';
+import { fileSchema } from './schema.ts';
+
+export interface Timeouts {
+  connectMs: number;
+  firstByteMs: number;
+  idleMs: number;
+}
+
+export interface ProviderConfig {
+  id: string;
+  type: string;
+  baseUrl: string;
+  apiKey: string | undefined;
+  headers: Readonly<Record<string, string>>;
+  timeouts: Timeouts;
+}
+
+export interface ChannelConfig {
+  /** `${provider}/${upstreamModel}` — stable name used in usage events and headers. */
+  id: string;
+  provider: string;
+  upstreamModel: string;
+  priority: number;
+  weight: number;
+}
+
+export interface PriceConfig {
+  inputPerMtok: MicroCredits;
+  cachedInputPerMtok: MicroCredits;
+  cacheWritePerMtok: MicroCredits;
+  outputPerMtok: MicroCredits;
+}
+
+export interface ModelConfig {
+  id: string;
+  kind: 'chat' | 'embeddings';
+  description: string | undefined;
+  contextWindow: number | undefined;
+  maxOutputTokens: number;
+  channels: readonly ChannelConfig[];
+  price: PriceConfig;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string;
+  redisUrl: string | undefined;
+  adminToken: string;
+  /** Where the admin token was read from (printed at start-up; never the token itself). */
+  adminTokenSource: string;
+  secret: string;
+  bodyLimitBytes: number;
+  holdTtlMs: number;
+  logLevel: string;
+  configPath: string | undefined;
+  providers: readonly ProviderConfig[];
+  models: readonly ModelConfig[];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 1_000, firstByteMs: 60_000, idleMs: 60_000 };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** `${VAR}` → env value; `$${` escapes. An unset variable is an error naming it. */
+export function interpolate(text: string, env: Env, where: string): string {
+  return text.replace(/\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, escape: string, name: string) => {
+    if (escape) return whole.slice(1);
+    const value = env[name];
+    if (value === undefined) throw new ConfigError(`${where}: environment variable ${name} is not set`);
+    return value;
+  });
+}
+
+function interpolateDeep(value: unknown, env: Env, path: string): unknown {
+  if (typeof value === 'string') return interpolate(value, env, path);
+  if (Array.isArray(value)) return value.map((v, i) => interpolateDeep(v, env, `${path}[${i}]`));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolateDeep(v, env, path ? `${path}.${k}` : k);
+    return out;
+  }
+  return value;
+}
+
+function formatIssues(error: z.ZodError, source: string): string {
+  const lines = error.issues.map((issue) => {
+    const path = issue.path.reduce<string>(
+      (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+      '',
+    );
+    return `  ${path || '(root)'}: ${issue.message}`;
+  });
+  return `invalid config in ${source}:\n${lines.join('\n')}`;
+}
+
+function usdField(value: string | number | undefined, path: string): MicroCredits {
+  if (value === undefined) return 0n;
+  const micro = usdToMicro(value);
+  if (micro === undefined) throw new ConfigError(`${path}: ${String(value)} is not an exact USD amount (at most 9 decimals)`);
+  return micro;
+}
+
+function intEnv(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${name}: expected a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+/** Reads a secret from env or from a file under dataDir, creating it (mode 0600) when absent. */
+function persistentSecret(env: Env, name: string, file: string): { value: string; source: string } {
+  const fromEnv = env[name];
+  if (fromEnv) return { value: fromEnv, source: `$${name}` };
+  if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), source: file };
+  mkdirSync(dirname(file), { recursive: true });
+  const value = randomBytes(32).toString('base64url');
+  writeFileSync(file, value + '\n', { mode: 0o600 });
+  return { value, source: file };
+}
+
+export interface LoadOptions {
+  env?: Env;
+  cwd?: string;
+  /** Inline YAML text instead of a file (tests). */
+  yamlText?: string;
+}
+
+export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const dataDir = resolve(cwd, env.SWITCHYARD_DATA_DIR ?? 'data');
+
+  let yamlText = options.yamlText;
+  let configPath: string | undefined;
+  if (yamlText === undefined) {
+    const explicit = env.SWITCHYARD_CONFIG;
+    const candidate = explicit ? (isAbsolute(explicit) ? explicit : resolve(cwd, explicit)) : resolve(cwd, 'switchyard.yaml');
+    if (existsSync(candidate)) {
+      configPath = candidate;
+      yamlText = readFileSync(candidate, 'utf8');
+    } else if (explicit) {
+      throw new ConfigError(`SWITCHYARD_CONFIG: file not found: ${candidate}`);
+    }
+  }
+  const source = configPath ?? (options.yamlText !== undefined ? 'inline config' : 'defaults');
+  let parsedYaml: unknown = {};
+  if (yamlText !== undefined) {
+    try {
+      parsedYaml = parseYaml(yamlText) ?? {};
+    } catch (e) {
+      throw new ConfigError(`${source}: not valid YAML: ${(e as Error).message}`);
+    }
+  }
+  const result = fileSchema.safeParse(interpolateDeep(parsedYaml, env, ''));
+  if (!result.success) throw new ConfigError(formatIssues(result.error, source));
+  const file = result.data;
+
+  const providerIds = new Set<string>();
+  const providers: ProviderConfig[] = file.providers.map((p, i) => {
+    if (providerIds.has(p.id)) throw new ConfigError(`providers[${i}].id: duplicate provider id "${p.id}"`);
+    providerIds.add(p.id);
+    return Object.freeze({
+      id: p.id,
+      type: p.type,
+      baseUrl: p.base_url.replace(/\/+$/, ''),
+      apiKey: p.api_key,
+      headers: Object.freeze({ ...(p.headers ?? {}) }),
+      timeouts: Object.freeze({
+        connectMs: p.timeouts?.connect_ms ?? DEFAULT_TIMEOUTS.connectMs,
+        firstByteMs: p.timeouts?.first_byte_ms ?? DEFAULT_TIMEOUTS.firstByteMs,
+        idleMs: p.timeouts?.idle_ms ?? DEFAULT_TIMEOUTS.idleMs,
+      }),
+    });
+  });
+
+  const modelIds = new Set<string>();
+  const models: ModelConfig[] = file.models.map((m, i) => {
+    if (modelIds.has(m.id)) throw new ConfigError(`models[${i}].id: duplicate model id "${m.id}"`);
+    modelIds.add(m.id);
+    const channels = m.channels.map((c, j) => {
+      if (!providerIds.has(c.provider)) {
+        throw new ConfigError(`models[${i}].channels[${j}].provider: no provider with id "${c.provider}"`);
+      }
+      const upstreamModel = c.upstream_model ?? m.id;
+      return Object.freeze({ id: `${c.provider}/${upstreamModel}`, provider: c.provider, upstreamModel, priority: c.priority, weight: c.weight });
+    });
+    const p = m.price;
+    const at = `models[${i}].price`;
+    if (m.kind === 'chat' && p.output_per_mtok_usd === undefined) {
+      throw new ConfigError(`${at}.output_per_mtok_usd: required for a chat model`);
+    }
+    return Object.freeze({
+      id: m.id,
+      kind: m.kind,
+      description: m.description,
+      contextWindow: m.context_window,
+      maxOutputTokens: m.max_output_tokens,
+      channels: Object.freeze(channels),
+      price: Object.freeze({
+        inputPerMtok: usdField(p.input_per_mtok_usd, `${at}.input_per_mtok_usd`),
+        outputPerMtok: usdField(p.output_per_mtok_usd, `${at}.output_per_mtok_usd`),
+        // Unpriced cache rates default to the input rate: never cheaper than the operator said.
+        cachedInputPerMtok: p.cached_input_per_mtok_usd === undefined ? usdField(p.input_per_mtok_usd, at) : usdField(p.cached_input_per_mtok_usd, `${at}.cached_input_per_mtok_usd`),
+        cacheWritePerMtok: p.cache_write_per_mtok_usd === undefined ? usdField(p.input_per_mtok_usd, at) : usdField(p.cache_write_per_mtok_usd, `${at}.cache_write_per_mtok_usd`),
+      }),
+    });
+  });
+
+  const port = intEnv(env, 'PORT', 8080);
+  if (port > 65535) throw new ConfigError(`PORT: ${port} is not a TCP port`);
+  const admin = persistentSecret(env, 'SWITCHYARD_ADMIN_TOKEN', resolve(dataDir, 'admin-token'));
+  const secret = persistentSecret(env, 'SWITCHYARD_SECRET', resolve(dataDir, 'secret'));
+  const databaseUrl = env.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'switchyard.db')}`;
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL: expected sqlite:<path> or postgres://…, got "${databaseUrl.replace(/\/\/[^@]*@/, '//…@')}"`);
+  }
+
+  return Object.freeze({
+    host: env.HOST ?? '127.0.0.1',
+    port,
+    dataDir,
+    databaseUrl,
+    redisUrl: env.REDIS_URL || undefined,
+    adminToken: admin.value,
+    adminTokenSource: admin.source,
+    secret: secret.value,
+    bodyLimitBytes: intEnv(env, 'SWITCHYARD_BODY_LIMIT_BYTES', 20 * 1024 * 1024),
+    holdTtlMs: intEnv(env, 'SWITCHYARD_HOLD_TTL_MS', 15 * 60 * 1000),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    configPath,
+    providers: Object.freeze(providers),
+    models: Object.freeze(models),
+  });
+}

@@ -1,0 +1,50 @@
+// The YAML file's schema (snake_case, as users write it). Validation errors name the offending field.
+import { z } from 'zod';
+
+const usd = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?$/, 'a decimal USD amount')]);
+
+export const priceSchema = z.strictObject({
+  input_per_mtok_usd: usd,
+  output_per_mtok_usd: usd.optional(),
+  cached_input_per_mtok_usd: usd.optional(),
+  cache_write_per_mtok_usd: usd.optional(),
+});
+
+export const providerSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"'),
+  type: z.string().min(1),
+  base_url: z.url({ protocol: /^https?$/ }),
+  api_key: z.string().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  timeouts: z
+    .strictObject({
+      connect_ms: z.number().int().positive().optional(),
+      first_byte_ms: z.number().int().positive().optional(),
+      idle_ms: z.number().int().positive().optional(),
+    })
+    .optional(),
+});
+
+export const channelSchema = z.strictObject({
+  provider: z.string().min(1),
+  upstream_model: z.string().min(1).optional(),
+  priority: z.number().int().default(0),
+  weight: z.number().int().positive().default(1),
+});
+
+export const modelSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'a model id without spaces'),
+  kind: z.enum(['chat', 'embeddings']).default('chat'),
+  description: z.string().optional(),
+  context_window: z.number().int().positive().optional(),
+  max_output_tokens: z.number().int().positive().default(4096),
+  channels: z.array(channelSchema).min(1),
+  price: priceSchema,
+});
+
+export const fileSchema = z.strictObject({
+  providers: z.array(providerSchema).default([]),
+  models: z.array(modelSchema).default([]),
+});
+
+export type FileConfig = z.infer<typeof fileSchema>;

@@ -1,0 +1,53 @@
+// Wires the parts together from a Config: storage, prices, channels, upstream agents, auth, sweeper.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { KeyAuthenticator } from './accounts/authenticator.ts';
+import { buildApp } from './app.ts';
+import { Catalogue } from './billing/catalogue.ts';
+import type { Config } from './config/index.ts';
+import type { AppDeps } from './http/context.ts';
+import { createLogger } from './observability/logger.ts';
+import { resolveChannels } from './routing/channels.ts';
+import { openStore } from './storage/index.ts';
+import { UpstreamClient } from './upstream/client.ts';
+
+export interface Gateway {
+  app: FastifyInstance;
+  deps: AppDeps;
+  close(): Promise<void>;
+}
+
+const SWEEP_EVERY_MS = 30_000;
+
+export async function createGateway(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const channels = resolveChannels(config);
+  const store = await openStore(config.databaseUrl);
+  try {
+    await store.migrate();
+    const catalogue = await Catalogue.load(config.models, store.prices);
+    const upstream = new UpstreamClient(config.providers);
+    const authenticator = new KeyAuthenticator(store.keys);
+    const deps: AppDeps = { config, store, catalogue, channels, upstream, authenticator, logger };
+    const app = buildApp(deps);
+    // Holds whose process died are released once they expire; safe on every replica at once.
+    const sweeper = setInterval(() => {
+      store.ledger.releaseExpired(new Date(), 500).catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'hold sweep failed'));
+    }, SWEEP_EVERY_MS);
+    sweeper.unref();
+    return {
+      app,
+      deps,
+      async close() {
+        clearInterval(sweeper);
+        await app.close();
+        await authenticator.close();
+        await upstream.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

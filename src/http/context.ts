@@ -1,0 +1,42 @@
+// What the HTTP layer is built from. Tests build the app with their own deps (ARCHITECTURE §2).
+import type { Logger } from 'pino';
+import type { AuthContext, KeyAuthenticator } from '../accounts/authenticator.ts';
+import type { Catalogue, PricedModel } from '../billing/catalogue.ts';
+import type { Config } from '../config/index.ts';
+import { GatewayError } from '../domain/errors.ts';
+import type { ChannelTable } from '../routing/channels.ts';
+import type { Store } from '../storage/types.ts';
+import type { UpstreamClient } from '../upstream/client.ts';
+
+export interface AppDeps {
+  config: Readonly<Config>;
+  store: Store;
+  catalogue: Catalogue;
+  channels: ChannelTable;
+  upstream: UpstreamClient;
+  authenticator: KeyAuthenticator;
+  logger: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext | undefined;
+  }
+}
+
+/** The model the key asked for, if it exists and the key may use it; 404 otherwise (no existence leak). */
+export function resolveModel(deps: AppDeps, auth: AuthContext, id: string, kind: 'chat' | 'embeddings'): PricedModel {
+  const model = deps.catalogue.get(id);
+  if (!model || (auth.allowedModels && !auth.allowedModels.has(id))) {
+    throw new GatewayError('model_not_found', `The model '${id}' does not exist or you do not have access to it.`, { param: 'model' });
+  }
+  if (model.config.kind !== kind) {
+    throw new GatewayError('invalid_request', `The model '${id}' is ${model.config.kind === 'chat' ? 'a chat' : 'an embeddings'} model and cannot serve this endpoint.`, { param: 'model' });
+  }
+  return model;
+}
+
+export function requireAuth(auth: AuthContext | undefined): AuthContext {
+  if (!auth) throw new GatewayError('invalid_api_key', 'Missing API key.');
+  return auth;
+}

@@ -1,0 +1,16 @@
+// The provider registry: a config `type:` names an adapter.
+import { openAICompatibleAdapter } from './openai-compatible/adapter.ts';
+import type { ProviderAdapter } from './shared/types.ts';
+
+const ADAPTERS: ReadonlyMap<string, ProviderAdapter> = new Map([
+  ['openai-compatible', openAICompatibleAdapter],
+  ['openai', openAICompatibleAdapter],
+]);
+
+export function adapterFor(type: string): ProviderAdapter | undefined {
+  return ADAPTERS.get(type);
+}
+
+export function knownProviderTypes(): string[] {
+  return [...ADAPTERS.keys()];
+}

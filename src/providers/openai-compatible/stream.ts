@@ -1,0 +1,37 @@
+// OpenAI chat streaming: `data: {chat.completion.chunk}` frames, then `data: [DONE]`.
+// https://platform.openai.com/docs/api-reference/chat-streaming
+// With stream_options.include_usage the last chunk before [DONE] has `choices: []` and the usage.
+// Some compatible servers send `data: {"error": {...}}` mid-stream: that becomes an error event.
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { GatewayError } from '../../domain/errors.ts';
+import type { ChatStreamEvent, SseFrame } from '../shared/types.ts';
+import { isObject, summarizeUpstreamError } from '../shared/usage.ts';
+import { usageFromOpenAI } from './response.ts';
+
+export async function* decodeChatStream(frames: AsyncIterable<SseFrame>): AsyncGenerator<ChatStreamEvent> {
+  for await (const frame of frames) {
+    const data = frame.data;
+    if (data === '[DONE]') {
+      yield { type: 'done' };
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      yield { type: 'error', error: new GatewayError('upstream_bad_response', 'the upstream sent a malformed stream event') };
+      return;
+    }
+    if (!isObject(parsed)) continue;
+    if (parsed.error !== undefined && parsed.choices === undefined) {
+      yield { type: 'error', error: new GatewayError('upstream_error', summarizeUpstreamError(parsed, undefined)) };
+      return;
+    }
+    yield {
+      type: 'chunk',
+      chunk: parsed as unknown as ChatCompletionChunk,
+      raw: data,
+      usage: parsed.usage === undefined || parsed.usage === null ? undefined : usageFromOpenAI(parsed.usage),
+    };
+  }
+}

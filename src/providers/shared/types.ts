@@ -1,0 +1,106 @@
+// The provider-adapter contract (ARCHITECTURE §3). An adapter translates; it never sends.
+// Adapters import only domain/ and providers/shared/: no Fastify, no database, no network, no env.
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParams,
+} from 'openai/resources/chat/completions';
+import type { CreateEmbeddingResponse, EmbeddingCreateParams } from 'openai/resources/embeddings';
+import type { GatewayError } from '../../domain/errors.ts';
+import type { Usage } from '../../domain/usage.ts';
+
+/** The canonical chat request: OpenAI Chat Completions, with any unknown fields kept for pass-through. */
+export type ChatRequest = ChatCompletionCreateParams & Record<string, unknown>;
+export type EmbeddingsRequest = EmbeddingCreateParams & Record<string, unknown>;
+
+export type WireProtocol = 'openai' | 'anthropic' | 'gemini';
+
+export interface UpstreamRequest {
+  method: 'POST' | 'GET';
+  /** Absolute URL. */
+  url: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+/** A channel's settings as the adapter sees them (secrets already decrypted by the core). */
+export interface ChannelSettings {
+  baseUrl: string;
+  apiKey: string | undefined;
+  headers: Readonly<Record<string, string>>;
+}
+
+export interface CallContext {
+  settings: ChannelSettings;
+  /** The model name the upstream knows. */
+  upstreamModel: string;
+  stream: boolean;
+}
+
+export interface Warning {
+  code: string;
+  message: string;
+  param?: string;
+}
+
+export interface Encoded {
+  upstream: UpstreamRequest;
+  warnings: Warning[];
+}
+
+export interface ChatResult {
+  response: ChatCompletion;
+  /** Undefined when the upstream reported none. */
+  usage: Usage | undefined;
+  /** The provider's own usage object, kept for audit. */
+  rawUsage: unknown;
+}
+
+export interface SseFrame {
+  event: string | undefined;
+  data: string;
+}
+
+export type ChatStreamEvent =
+  | {
+      type: 'chunk';
+      chunk: ChatCompletionChunk;
+      /** The upstream's JSON text when the chunk is forwarded unchanged (same-protocol fast path). */
+      raw: string | undefined;
+      /** Present on the chunk that reports usage. */
+      usage: Usage | undefined;
+    }
+  | { type: 'done' }
+  | { type: 'error'; error: GatewayError };
+
+export interface EmbeddingsResult {
+  response: CreateEmbeddingResponse;
+  usage: Usage | undefined;
+}
+
+export interface Codec<Req, Res> {
+  encodeRequest(request: Req, call: CallContext): Encoded;
+  decodeResponse(body: unknown, call: CallContext): Res;
+}
+
+/** What the transport saw go wrong; the adapter decides what it means. */
+export interface UpstreamFailure {
+  kind: 'connect' | 'connect_timeout' | 'first_byte_timeout' | 'idle_timeout' | 'reset' | 'status' | 'bad_response';
+  status?: number;
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** The parsed error body when it was JSON; used for a short summary only, never logged or stored. */
+  body?: unknown;
+  message: string;
+}
+
+export interface ProviderAdapter {
+  id: string;
+  protocol: WireProtocol;
+  chat?: {
+    encodeRequest(request: ChatRequest, call: CallContext): Encoded;
+    decodeResponse(body: unknown, call: CallContext): ChatResult;
+    decodeStream(frames: AsyncIterable<SseFrame>, call: CallContext): AsyncIterable<ChatStreamEvent>;
+  };
+  embeddings?: Codec<EmbeddingsRequest, EmbeddingsResult>;
+  classifyError(failure: UpstreamFailure): GatewayError;
+}

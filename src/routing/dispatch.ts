@@ -1,0 +1,72 @@
+// Sends one request along the plan: the first channel that answers 2xx wins; a failure the catalogue
+// marks as failover-able (connection refused/reset, timeout, 429, 5xx, upstream auth failure) moves on to
+// the next channel before the client has seen a byte. The request's own faults (400/404/422) are returned.
+import { GatewayError } from '../domain/errors.ts';
+import type { Encoded } from '../providers/shared/types.ts';
+import { isObject } from '../providers/shared/usage.ts';
+import { ClientAbortError, UpstreamFailureError, type UpstreamClient, type UpstreamResponse } from '../upstream/client.ts';
+import type { Channel } from './channels.ts';
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+export interface Attempt {
+  channel: string;
+  outcome: 'ok' | string;
+  ms: number;
+}
+
+export interface Dispatched {
+  channel: Channel;
+  response: UpstreamResponse;
+  warnings: Encoded['warnings'];
+  attempts: Attempt[];
+}
+
+/** Reads at most `limit` bytes of an error body and parses it as JSON when it is JSON. */
+async function readErrorBody(response: UpstreamResponse): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    const buf = chunk as Buffer;
+    if (size + buf.length > ERROR_BODY_LIMIT) break;
+    chunks.push(buf);
+    size += buf.length;
+  }
+  response.body.destroy();
+  try {
+    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return isObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function dispatch(
+  upstream: UpstreamClient,
+  channels: readonly Channel[],
+  encode: (channel: Channel) => Encoded,
+  signal: AbortSignal,
+): Promise<Dispatched> {
+  const attempts: Attempt[] = [];
+  let lastError: GatewayError | undefined;
+  for (const channel of channels) {
+    const started = performance.now();
+    const encoded = encode(channel);
+    try {
+      const response = await upstream.send(channel.provider.id, encoded.upstream, signal);
+      if (response.status >= 200 && response.status < 300) {
+        attempts.push({ channel: channel.id, outcome: 'ok', ms: Math.round(performance.now() - started) });
+        return { channel, response, warnings: encoded.warnings, attempts };
+      }
+      const body = await readErrorBody(response);
+      lastError = channel.adapter.classifyError({ kind: 'status', status: response.status, headers: response.headers, body, message: `HTTP ${response.status}` });
+    } catch (error) {
+      if (error instanceof ClientAbortError) throw error;
+      if (!(error instanceof UpstreamFailureError)) throw error;
+      lastError = channel.adapter.classifyError(error.failure);
+    }
+    attempts.push({ channel: channel.id, outcome: lastError.code, ms: Math.round(performance.now() - started) });
+    if (!lastError.failover || signal.aborted) break;
+  }
+  throw lastError ?? new GatewayError('no_channel_available', 'No upstream channel is available for this model.');
+}

@@ -1,0 +1,278 @@
+// The Kysely schema of the database, value conversions shared by both dialects, and id generation.
+//
+// Representation decisions (identical on SQLite and PostgreSQL, so one set of mappers serves both):
+// - money columns are BIGINT micro-credits and come back as JS `bigint` (SQLite: safe integers;
+//   PostgreSQL: an int8 type parser installed on the pool, not globally);
+// - timestamps are BIGINT epoch milliseconds (UTC by construction), returned to callers as `Date`;
+// - small counters (tokens, ms, status codes) are INTEGER: `number` on PostgreSQL, `bigint` on SQLite
+//   (safe integers apply to every integer there), so the mappers accept both;
+// - booleans: INTEGER 0/1 on SQLite, BOOLEAN on PostgreSQL.
+
+import { randomBytes } from 'node:crypto';
+import type { ColumnType, Generated } from 'kysely';
+import type { LedgerEntry, LedgerKind, UsageEvent, UsageStatus, UserRecord, UserStatus, ApiKeyRecord } from './types.ts';
+
+/** Epoch milliseconds or a money amount in a BIGINT column. */
+type Big = ColumnType<bigint, bigint | number, bigint | number>;
+type BigNull = ColumnType<bigint | null, bigint | number | null, bigint | number | null>;
+/** An INTEGER column (see above: number on PostgreSQL, bigint on SQLite). */
+type Int = ColumnType<number | bigint, number | bigint, number | bigint>;
+type IntNull = ColumnType<number | bigint | null, number | bigint | null, number | bigint | null>;
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  status: string;
+  balance: Big;
+  created_at: Big;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  hash: string;
+  prefix: string;
+  /** JSON array of model names; null: every model. */
+  allowed_models: string | null;
+  created_at: Big;
+  revoked_at: BigNull;
+  last_used_at: BigNull;
+}
+
+export interface LedgerTable {
+  id: Generated<bigint>;
+  user_id: string;
+  kind: string;
+  amount: Big;
+  balance_after: Big;
+  request_id: string | null;
+  payment_id: string | null;
+  actor: string | null;
+  reason: string | null;
+  created_at: Big;
+}
+
+export interface HoldsTable {
+  request_id: string;
+  user_id: string;
+  amount: Big;
+  status: string;
+  expires_at: Big;
+  created_at: Big;
+}
+
+export interface UsageEventsTable {
+  request_id: string;
+  user_id: string;
+  key_id: string;
+  model: string;
+  provider: string | null;
+  channel: string | null;
+  endpoint: string;
+  stream: ColumnType<boolean | number | bigint, boolean | number, boolean | number>;
+  input_tokens: Int;
+  cached_input_tokens: Int;
+  cache_write_tokens: Int;
+  output_tokens: Int;
+  reasoning_tokens: Int;
+  held: Big;
+  cost: Big;
+  price_version: IntNull;
+  status: string;
+  http_status: Int;
+  error_code: string | null;
+  latency_ms: Int;
+  ttfb_ms: IntNull;
+  created_at: Big;
+}
+
+export interface ModelPricesTable {
+  id: Generated<number | bigint>;
+  model: string;
+  input_per_mtok: Big;
+  cached_input_per_mtok: Big;
+  cache_write_per_mtok: Big;
+  output_per_mtok: Big;
+  effective_from: Big;
+  created_at: Big;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_keys: ApiKeysTable;
+  ledger: LedgerTable;
+  holds: HoldsTable;
+  usage_events: UsageEventsTable;
+  model_prices: ModelPricesTable;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Value conversions (driver values arrive as `unknown`-ish unions; narrow them here, in one place).
+
+export function toBig(value: unknown): bigint {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
+  throw new TypeError(`storage: expected an integer, got ${typeof value}`);
+}
+
+export function toNum(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value);
+  throw new TypeError(`storage: expected a number, got ${typeof value}`);
+}
+
+export function toNumOrNull(value: unknown): number | null {
+  return value === null || value === undefined ? null : toNum(value);
+}
+
+export function toDate(value: unknown): Date {
+  return new Date(toNum(value));
+}
+
+export function toDateOrNull(value: unknown): Date | null {
+  return value === null || value === undefined ? null : toDate(value);
+}
+
+export function toBool(value: unknown): boolean {
+  return value === true || value === 1 || value === 1n;
+}
+
+export function parseAllowedModels(value: string | null): string[] | null {
+  if (value === null) return null;
+  const parsed: unknown = JSON.parse(value);
+  if (!Array.isArray(parsed)) return null;
+  return parsed.filter((m): m is string => typeof m === 'string');
+}
+
+const USER_STATUSES: ReadonlySet<string> = new Set<UserStatus>(['active', 'suspended']);
+export function toUserStatus(value: string): UserStatus {
+  // Anything unknown is treated as suspended: fail closed.
+  return USER_STATUSES.has(value) ? (value as UserStatus) : 'suspended';
+}
+
+const LEDGER_KINDS: ReadonlySet<string> = new Set<LedgerKind>([
+  'topup', 'grant', 'hold', 'capture', 'release', 'refund', 'adjustment',
+]);
+export function toLedgerKind(value: string): LedgerKind {
+  if (!LEDGER_KINDS.has(value)) throw new TypeError(`storage: unknown ledger kind ${value}`);
+  return value as LedgerKind;
+}
+
+const USAGE_STATUSES: ReadonlySet<string> = new Set<UsageStatus>(['ok', 'error', 'client_closed', 'expired']);
+export function toUsageStatus(value: string): UsageStatus {
+  if (!USAGE_STATUSES.has(value)) throw new TypeError(`storage: unknown usage status ${value}`);
+  return value as UsageStatus;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Row mappers (rows as selected by Kysely with `selectAll()`).
+
+export function mapUser(row: { id: string; email: string; status: string; balance: unknown; created_at: unknown }): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    status: toUserStatus(row.status),
+    balance: toBig(row.balance),
+    createdAt: toDate(row.created_at),
+  };
+}
+
+export function mapKey(row: {
+  id: string; user_id: string; name: string; prefix: string;
+  created_at: unknown; revoked_at: unknown; last_used_at: unknown;
+}): ApiKeyRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    name: row.name,
+    prefix: row.prefix,
+    createdAt: toDate(row.created_at),
+    revokedAt: toDateOrNull(row.revoked_at),
+    lastUsedAt: toDateOrNull(row.last_used_at),
+  };
+}
+
+export function mapLedger(row: {
+  id: unknown; user_id: string; kind: string; amount: unknown; balance_after: unknown;
+  request_id: string | null; actor: string | null; reason: string | null; created_at: unknown;
+}): LedgerEntry {
+  return {
+    id: toBig(row.id).toString(),
+    userId: row.user_id,
+    kind: toLedgerKind(row.kind),
+    amount: toBig(row.amount),
+    balanceAfter: toBig(row.balance_after),
+    requestId: row.request_id,
+    actor: row.actor,
+    reason: row.reason,
+    createdAt: toDate(row.created_at),
+  };
+}
+
+export function mapUsage(row: {
+  request_id: string; user_id: string; key_id: string; model: string; provider: string | null;
+  channel: string | null; endpoint: string; stream: unknown; input_tokens: unknown;
+  cached_input_tokens: unknown; cache_write_tokens: unknown; output_tokens: unknown;
+  reasoning_tokens: unknown; held: unknown; cost: unknown; price_version: unknown; status: string;
+  http_status: unknown; error_code: string | null; latency_ms: unknown; ttfb_ms: unknown; created_at: unknown;
+}): UsageEvent {
+  return {
+    requestId: row.request_id,
+    userId: row.user_id,
+    keyId: row.key_id,
+    model: row.model,
+    provider: row.provider,
+    channel: row.channel,
+    endpoint: row.endpoint,
+    stream: toBool(row.stream),
+    inputTokens: toNum(row.input_tokens),
+    cachedInputTokens: toNum(row.cached_input_tokens),
+    cacheWriteTokens: toNum(row.cache_write_tokens),
+    outputTokens: toNum(row.output_tokens),
+    reasoningTokens: toNum(row.reasoning_tokens),
+    held: toBig(row.held),
+    cost: toBig(row.cost),
+    priceVersion: toNumOrNull(row.price_version),
+    status: toUsageStatus(row.status),
+    httpStatus: toNum(row.http_status),
+    errorCode: row.error_code,
+    latencyMs: toNum(row.latency_ms),
+    ttfbMs: toNumOrNull(row.ttfb_ms),
+    createdAt: toDate(row.created_at),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ids and errors.
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** `length` uniformly random base62 characters from node:crypto (rejection sampling, no modulo bias). */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248) out += BASE62[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+export const newUserId = (): string => 'usr_' + randomBase62(20);
+export const newKeyId = (): string => 'key_' + randomBase62(20);
+
+/** A uniqueness conflict the caller can act on (e.g. an email that is already registered). */
+export class StorageConflictError extends Error {
+  override readonly name = 'StorageConflictError';
+}
+
+/** True for a unique-constraint violation on either driver. */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  const code = (error as { code: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

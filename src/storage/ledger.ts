@@ -1,0 +1,72 @@
+// Ledger semantics (ARCHITECTURE §4). Both implementations (sqlite/ledger.ts, postgres/ledger.ts) follow
+// exactly this; the shared test suite (test/storage) checks it on both.
+//
+// - `ledger.amount` is the SIGNED effect of an entry on the user's AVAILABLE balance, and
+//   Σ amount over a user's entries = users.balance at every commit (the invariant). `balance_after` is
+//   users.balance right after the entry. The ledger is append-only; users.balance has CHECK (balance >= 0).
+// - hold(R, U, H): if no holds row exists for R and balance >= H, atomically: balance -= H, holds row
+//   (R, status 'held'), entry 'hold' -H. Balance short → {ok:false, balance}, nothing written. A holds row
+//   for R already exists (any status) → {ok:true}, nothing written (idempotent; a concurrent duplicate
+//   that loses the race on the holds primary key is reported the same way).
+// - settle(R, charge, usage): guarded by the conditional `UPDATE holds SET status … WHERE status = 'held'`,
+//   so a replay or a race finds nothing to do → {applied:false, charged:0, released:0}. Otherwise with
+//   C = min(charge, H): entry 'release' +H (balance_after = old + H), then if C > 0 entry 'capture' -C
+//   (balance_after = old + H - C); balance += H - C; hold → 'settled' (C > 0) or 'released' (C = 0);
+//   usage event inserted with held = H and cost = C. SettleOutcome.released = H - C (what went back to
+//   the user net), charged = C. One SQLite transaction / one PostgreSQL statement.
+//   Not applied: the usage event is still inserted if none exists for R (ON CONFLICT DO NOTHING), with
+//   cost = 0 (nothing was charged by this call) and held = the hold's amount if the hold exists.
+// - releaseExpired(now, limit): holds with status 'held' and expires_at < now get the settle-with-0 effect
+//   (entry 'release' +H, actor 'sweeper', reason 'hold expired') and status 'expired'. Each hold goes
+//   through the same conditional status update, so concurrent sweepers release it exactly once. The
+//   sweeper writes NO usage event (it does not know key, model or endpoint); if the request's own settle
+//   arrives later it is not applied and records its usage event with cost 0.
+// - credit(kind ∈ grant|topup|refund|adjustment, amount ≠ 0): balance += amount, one entry. A negative
+//   amount that would take the balance below 0 throws InsufficientBalanceError and writes nothing.
+//   With a paymentId, (paymentId, kind) is unique: a replayed webhook changes nothing and returns the
+//   current balance.
+// - Request-driven entries have actor null; admin credits carry the caller's actor and reason.
+
+import type { MicroCredits } from '../domain/money.ts';
+import type { HoldRequest, SettleRequest } from './types.ts';
+
+export class InsufficientBalanceError extends Error {
+  override readonly name = 'InsufficientBalanceError';
+  constructor(
+    readonly balance: MicroCredits,
+    readonly amount: MicroCredits,
+  ) {
+    super(`ledger: a debit of ${-amount} micro-credits exceeds the available balance of ${balance}`);
+  }
+}
+
+export class UnknownUserError extends Error {
+  override readonly name = 'UnknownUserError';
+  constructor(readonly userId: string) {
+    super(`ledger: no user ${userId}`);
+  }
+}
+
+export const SWEEPER_ACTOR = 'sweeper';
+export const EXPIRED_REASON = 'hold expired';
+
+export function checkHold(input: HoldRequest): void {
+  if (input.amount < 0n) throw new RangeError('ledger: a hold amount must be >= 0');
+  if (Number.isNaN(input.expiresAt.getTime())) throw new RangeError('ledger: invalid hold expiry');
+}
+
+export function checkSettle(input: SettleRequest): void {
+  if (input.charge < 0n) throw new RangeError('ledger: a charge must be >= 0');
+  if (input.usage.requestId !== input.requestId) {
+    throw new RangeError('ledger: usage.requestId must equal the settled requestId');
+  }
+}
+
+export function checkCredit(amount: MicroCredits): void {
+  if (amount === 0n) throw new RangeError('ledger: a credit amount must not be 0');
+}
+
+export function checkLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError('storage: limit must be a non-negative integer');
+  return limit;
+}

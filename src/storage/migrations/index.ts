@@ -1,0 +1,37 @@
+// Migrations are defined in code and handed to Kysely's Migrator by a static provider: no file-system
+// scanning, so they work the same from src/ (tsx), a bundle, or a test.
+
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { init, type Dialect } from './0001_init.ts';
+
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  // Names sort in application order; never rename or edit a shipped migration, add a new one.
+  return {
+    '0001_init': init(dialect),
+  };
+}
+
+class StaticMigrationProvider implements MigrationProvider {
+  constructor(private readonly all: Record<string, Migration>) {}
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(this.all);
+  }
+}
+
+/**
+ * Runs every pending migration. `schema` (PostgreSQL) is where Kysely's bookkeeping tables live: it must be
+ * the schema the tables are created in, or the Migrator may find another schema's bookkeeping instead.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect, schema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: new StaticMigrationProvider(migrations(dialect)),
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`storage: migration ${failed} failed: ${message}`, { cause: error });
+  }
+}

@@ -1,0 +1,174 @@
+// PostgreSQL hot path: each operation is one named (server-side prepared) statement through the pg Pool,
+// see ./queries.ts. Semantics: ../ledger.ts (the same on both dialects).
+
+import type pg from 'pg';
+import { sql, type Kysely } from 'kysely';
+import type { MicroCredits } from '../../domain/money.ts';
+import type { ModelPrice } from '../../domain/usage.ts';
+import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
+import { isUniqueViolation, parseAllowedModels, toBig, toUserStatus, type Database } from '../db.ts';
+import {
+  EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
+  checkSettle,
+} from '../ledger.ts';
+import { checkPrice, mapPrice, samePrice, type PriceInput } from '../prices.ts';
+import { CREDIT, EXPIRE, EXPIRED_CANDIDATES, FIND_KEY, HOLD, SETTLE, TOUCH, USAGE_COLUMNS } from './queries.ts';
+
+interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; allowed_models: string | null; user_status: string }
+interface HoldResult { debited: bigint | null; balance: bigint | null; existed: boolean }
+interface SettleResult { held: bigint; charged: bigint }
+interface CreditResult { credited: bigint | null; balance: bigint | null; duplicate: boolean }
+
+type UsageValue = string | number | bigint | boolean | null;
+
+function usageValues(u: UsageEvent): UsageValue[] {
+  const byColumn: Record<(typeof USAGE_COLUMNS)[number], UsageValue> = {
+    user_id: u.userId,
+    key_id: u.keyId,
+    model: u.model,
+    provider: u.provider,
+    channel: u.channel,
+    endpoint: u.endpoint,
+    stream: u.stream,
+    input_tokens: u.inputTokens,
+    cached_input_tokens: u.cachedInputTokens,
+    cache_write_tokens: u.cacheWriteTokens,
+    output_tokens: u.outputTokens,
+    reasoning_tokens: u.reasoningTokens,
+    held: u.held,
+    price_version: u.priceVersion,
+    status: u.status,
+    http_status: u.httpStatus,
+    error_code: u.errorCode,
+    latency_ms: u.latencyMs,
+    ttfb_ms: u.ttfbMs,
+    created_at: u.createdAt.getTime(),
+  };
+  return USAGE_COLUMNS.map((column) => byColumn[column]);
+}
+
+export function pgOps(pool: pg.Pool, kysely: Kysely<Database>) {
+  return {
+    async findByHash(hash: string): Promise<KeyAuthRecord | undefined> {
+      const { rows } = await pool.query<KeyRow>({ ...FIND_KEY, values: [hash] });
+      const row = rows[0];
+      if (!row) return undefined;
+      return {
+        keyId: row.id,
+        userId: row.user_id,
+        revoked: row.revoked_at !== null,
+        userStatus: toUserStatus(row.user_status),
+        allowedModels: parseAllowedModels(row.allowed_models),
+      };
+    },
+
+    async touch(lastUsed: Map<string, Date>): Promise<void> {
+      if (lastUsed.size === 0) return;
+      const ids = [...lastUsed.keys()];
+      const times = [...lastUsed.values()].map((d) => d.getTime());
+      await pool.query({ ...TOUCH, values: [ids, times] });
+    },
+
+    async hold(input: HoldRequest): Promise<HoldOutcome> {
+      checkHold(input);
+      const values = [input.requestId, input.userId, input.amount, input.expiresAt.getTime(), Date.now()];
+      try {
+        const { rows } = await pool.query<HoldResult>({ ...HOLD, values });
+        const row = rows[0];
+        if (row?.debited != null || row?.existed) return { ok: true };
+        const balance = row?.balance ?? 0n;
+        if (balance < input.amount) return { ok: false, balance };
+        // The statement's snapshot predates the concurrent debits that made it fail: report a fresh balance.
+        const fresh = await pool.query<{ balance: bigint }>('SELECT balance FROM users WHERE id = $1', [input.userId]);
+        return { ok: false, balance: fresh.rows[0]?.balance ?? 0n };
+      } catch (error) {
+        // Lost a race against a concurrent hold with the same request id: that one holds, we are a replay.
+        if (isUniqueViolation(error)) return { ok: true };
+        throw error;
+      }
+    },
+
+    async settle(input: SettleRequest): Promise<SettleOutcome> {
+      checkSettle(input);
+      const values = [input.requestId, input.charge, Date.now(), ...usageValues(input.usage)];
+      const { rows } = await pool.query<SettleResult>({ ...SETTLE, values });
+      const row = rows[0];
+      if (!row) return { applied: false, charged: 0n, released: 0n };
+      return { applied: true, charged: row.charged, released: row.held - row.charged };
+    },
+
+    async releaseExpired(now: Date, limit: number): Promise<number> {
+      const at = now.getTime();
+      const { rows } = await pool.query<{ request_id: string }>({ ...EXPIRED_CANDIDATES, values: [at, checkLimit(limit)] });
+      let released = 0;
+      for (const { request_id } of rows) {
+        const result = await pool.query({ ...EXPIRE, values: [request_id, at, SWEEPER_ACTOR, EXPIRED_REASON] });
+        released += result.rowCount ?? 0;
+      }
+      return released;
+    },
+
+    async credit(input: {
+      userId: string; kind: string; amount: MicroCredits; actor: string; reason: string | null; paymentId: string | null;
+    }): Promise<MicroCredits> {
+      checkCredit(input.amount);
+      const values = [input.userId, input.amount, input.kind, input.paymentId, input.actor, input.reason, Date.now()];
+      let row: CreditResult | undefined;
+      try {
+        row = (await pool.query<CreditResult>({ ...CREDIT, values })).rows[0];
+      } catch (error) {
+        // A concurrent delivery of the same payment won: this one is a replay.
+        if (!isUniqueViolation(error) || input.paymentId === null) throw error;
+        const current = await pool.query<{ balance: bigint }>('SELECT balance FROM users WHERE id = $1', [input.userId]);
+        const balance = current.rows[0]?.balance;
+        if (balance === undefined) throw new UnknownUserError(input.userId);
+        return balance;
+      }
+      if (row?.credited != null) return row.credited;
+      if (row?.balance == null) throw new UnknownUserError(input.userId);
+      if (row.duplicate) return row.balance;
+      throw new InsufficientBalanceError(row.balance, input.amount);
+    },
+
+    /** Off the hot path: Kysely, one transaction, serialized across replicas by an advisory lock. */
+    async syncPrices(prices: ReadonlyArray<{ model: string; price: PriceInput }>): Promise<Map<string, ModelPrice>> {
+      for (const { model, price } of prices) checkPrice(model, price);
+      return kysely.transaction().execute(async (trx) => {
+        await sql`SELECT pg_advisory_xact_lock(hashtext('switchyard.model_prices.' || current_schema()))`.execute(trx);
+        const now = Date.now();
+        const out = new Map<string, ModelPrice>();
+        for (const { model, price } of prices) {
+          const row = await trx
+            .selectFrom('model_prices')
+            .select(['id', 'input_per_mtok', 'cached_input_per_mtok', 'cache_write_per_mtok', 'output_per_mtok'])
+            .where('model', '=', model)
+            .where('effective_from', '<=', BigInt(now))
+            .orderBy('effective_from', 'desc')
+            .orderBy('id', 'desc')
+            .limit(1)
+            .executeTakeFirst();
+          const current = row && mapPrice(row);
+          if (current && samePrice(current, price)) {
+            out.set(model, current);
+            continue;
+          }
+          const inserted = await trx
+            .insertInto('model_prices')
+            .values({
+              model,
+              input_per_mtok: price.inputPerMtok,
+              cached_input_per_mtok: price.cachedInputPerMtok,
+              cache_write_per_mtok: price.cacheWritePerMtok,
+              output_per_mtok: price.outputPerMtok,
+              effective_from: now,
+              created_at: now,
+            })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          out.set(model, { ...price, version: Number(toBig(inserted.id)) });
+        }
+        return out;
+      });
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// PostgreSQL hot-path statements. Each operation is ONE statement (one round trip): data-modifying CTEs
+// chained through RETURNING, so the whole operation is atomic in autocommit. Semantics: ../ledger.ts.
+//
+// Remember when reading these: all CTEs see the same snapshot and run to completion whether or not the
+// main query reads them; they see each other's effects only through RETURNING. Row locks + READ COMMITTED
+// re-check (`WHERE … status = 'held'`, `WHERE balance >= …`) are what make concurrent calls safe.
+
+export const FIND_KEY = {
+  name: 'sy_find_key_v1',
+  text: `SELECT k.id, k.user_id, k.revoked_at, k.allowed_models, u.status AS user_status
+           FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = $1`,
+};
+
+// $1 request_id, $2 user_id, $3 amount, $4 expires_at ms, $5 now ms.
+// A concurrent duplicate of the same request id passes NOT EXISTS too, then fails on the holds primary key
+// (23505) and is rolled back whole: the caller maps that to {ok: true}.
+export const HOLD = {
+  name: 'sy_hold_v1',
+  text: `WITH u AS (
+      UPDATE users SET balance = balance - $3::bigint
+       WHERE id = $2 AND balance >= $3::bigint
+         AND NOT EXISTS (SELECT 1 FROM holds WHERE request_id = $1)
+      RETURNING balance
+    ), h AS (
+      INSERT INTO holds (request_id, user_id, amount, status, expires_at, created_at)
+      SELECT $1, $2, $3::bigint, 'held', $4::bigint, $5::bigint FROM u
+    ), l AS (
+      INSERT INTO ledger (user_id, kind, amount, balance_after, request_id, created_at)
+      SELECT $2, 'hold', -$3::bigint, balance, $1, $5::bigint FROM u
+    )
+    SELECT (SELECT balance FROM u) AS debited,
+           (SELECT balance FROM users WHERE id = $2) AS balance,
+           EXISTS (SELECT 1 FROM holds WHERE request_id = $1) AS existed`,
+};
+
+export const USAGE_COLUMNS = [
+  'user_id', 'key_id', 'model', 'provider', 'channel', 'endpoint', 'stream', 'input_tokens',
+  'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens', 'held', 'price_version',
+  'status', 'http_status', 'error_code', 'latency_ms', 'ttfb_ms', 'created_at',
+] as const;
+
+// $1 request_id, $2 charge, $3 now ms, then $4… the usage columns in USAGE_COLUMNS order ($4 + i).
+// usage.held ($16) is only used when no hold exists at all.
+const usageValues = USAGE_COLUMNS.map((column, i) => {
+  const p = `$${i + 4}`;
+  switch (column) {
+    case 'held': return `COALESCE((SELECT held FROM h), (SELECT amount FROM holds WHERE request_id = $1), ${p}::bigint)`;
+    case 'stream': return `${p}::boolean`;
+    case 'created_at': return `${p}::bigint`;
+    case 'input_tokens': case 'cached_input_tokens': case 'cache_write_tokens': case 'output_tokens':
+    case 'reasoning_tokens': case 'price_version': case 'http_status': case 'latency_ms': case 'ttfb_ms':
+      return `${p}::integer`;
+    default: return p;
+  }
+});
+
+export const SETTLE = {
+  name: 'sy_settle_v1',
+  text: `WITH h AS (
+      UPDATE holds SET status = CASE WHEN LEAST($2::bigint, amount) > 0 THEN 'settled' ELSE 'released' END
+       WHERE request_id = $1 AND status = 'held'
+      RETURNING user_id, amount AS held, LEAST($2::bigint, amount) AS charged
+    ), u AS (
+      UPDATE users SET balance = users.balance + h.held - h.charged
+        FROM h WHERE users.id = h.user_id
+      RETURNING users.id AS user_id, users.balance AS balance, h.held, h.charged
+    ), l AS (
+      INSERT INTO ledger (user_id, kind, amount, balance_after, request_id, created_at)
+      SELECT user_id, 'release', held, balance + charged, $1, $3::bigint FROM u
+      UNION ALL
+      SELECT user_id, 'capture', -charged, balance, $1, $3::bigint FROM u WHERE charged > 0
+    ), e AS (
+      INSERT INTO usage_events (request_id, ${USAGE_COLUMNS.join(', ')}, cost)
+      VALUES ($1, ${usageValues.join(', ')}, COALESCE((SELECT charged FROM h), 0))
+      ON CONFLICT (request_id) DO NOTHING
+    )
+    SELECT held, charged FROM u`,
+};
+
+export const EXPIRED_CANDIDATES = {
+  name: 'sy_expired_candidates_v1',
+  text: `SELECT request_id FROM holds WHERE status = 'held' AND expires_at < $1::bigint ORDER BY expires_at LIMIT $2`,
+};
+
+// $1 request_id, $2 now ms, $3 actor, $4 reason. One hold per statement: a hold row lock then a user row
+// lock, the same order as settle, so concurrent sweepers and settles cannot deadlock.
+export const EXPIRE = {
+  name: 'sy_expire_v1',
+  text: `WITH h AS (
+      UPDATE holds SET status = 'expired'
+       WHERE request_id = $1 AND status = 'held' AND expires_at < $2::bigint
+      RETURNING user_id, amount
+    ), u AS (
+      UPDATE users SET balance = users.balance + h.amount FROM h WHERE users.id = h.user_id
+      RETURNING users.id AS user_id, users.balance AS balance, h.amount
+    ), l AS (
+      INSERT INTO ledger (user_id, kind, amount, balance_after, request_id, actor, reason, created_at)
+      SELECT user_id, 'release', amount, balance, $1, $3, $4, $2::bigint FROM u
+    )
+    SELECT amount FROM u`,
+};
+
+// $1 user_id, $2 amount (signed), $3 kind, $4 payment_id, $5 actor, $6 reason, $7 now ms.
+export const CREDIT = {
+  name: 'sy_credit_v1',
+  text: `WITH seen AS (
+      SELECT 1 FROM ledger WHERE $4::text IS NOT NULL AND payment_id = $4::text AND kind = $3
+    ), u AS (
+      UPDATE users SET balance = balance + $2::bigint
+       WHERE id = $1 AND balance + $2::bigint >= 0 AND NOT EXISTS (SELECT 1 FROM seen)
+      RETURNING balance
+    ), l AS (
+      INSERT INTO ledger (user_id, kind, amount, balance_after, payment_id, actor, reason, created_at)
+      SELECT $1, $3, $2::bigint, balance, $4::text, $5, $6, $7::bigint FROM u
+    )
+    SELECT (SELECT balance FROM u) AS credited,
+           (SELECT balance FROM users WHERE id = $1) AS balance,
+           EXISTS (SELECT 1 FROM seen) AS duplicate`,
+};
+
+// $1 key ids, $2 last-used ms (parallel arrays). last_used_at only moves forward.
+export const TOUCH = {
+  name: 'sy_touch_v1',
+  text: `UPDATE api_keys AS k SET last_used_at = GREATEST(COALESCE(k.last_used_at, 0), v.t)
+           FROM unnest($1::text[], $2::bigint[]) AS v(id, t) WHERE k.id = v.id`,
+};

@@ -1,0 +1,107 @@
+// PostgreSQL store: one pg Pool shared by Kysely (admin/list queries, migrations, price sync) and the
+// single-statement hot path (./ledger.ts).
+
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Store } from '../types.ts';
+import type { Database } from '../db.ts';
+import { migrateToLatest } from '../migrations/index.ts';
+import {
+  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, revokeKey, setUserStatus, sumEntries,
+  usageRepo,
+} from '../repos.ts';
+import { pgOps } from './ledger.ts';
+
+export interface PostgresOptions {
+  /** Server-side statement_timeout and (plus 1 s) the client-side query timeout. Default 10 s. */
+  statementTimeoutMs?: number;
+  /** Schema to create (if missing) and put alone on every pooled connection's search_path. */
+  schema?: string;
+  /** Pool size. Default 10. */
+  poolMax?: number;
+}
+
+const INT8_OID = 20;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** int8 → bigint for this pool only (the global pg.types stay untouched); everything else as pg does. */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === INT8_OID && format !== 'binary') return (value: string) => BigInt(value);
+    return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export async function openPostgres(connectionString: string, options: PostgresOptions = {}): Promise<Store> {
+  const timeout = options.statementTimeoutMs ?? 10_000;
+  const schema = options.schema;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new RangeError('storage: schema must match /^[a-z_][a-z0-9_]{0,62}$/');
+  }
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: timeout,
+    statement_timeout: timeout,
+    query_timeout: timeout + 1_000,
+    idle_in_transaction_session_timeout: timeout,
+    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+    types,
+  });
+  // An idle client's connection error must not crash the process: the pool discards that client.
+  pool.on('error', () => undefined);
+
+  try {
+    if (schema !== undefined) await ensureSchema(pool, schema);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const ops = pgOps(pool, kysely);
+
+  return {
+    dialect: 'postgres',
+    users: { create: createUser(kysely), get: getUser(kysely), list: listUsers(kysely), setStatus: setUserStatus(kysely) },
+    keys: {
+      create: createKey(kysely),
+      listByUser: listKeysByUser(kysely),
+      get: getKey(kysely),
+      revoke: revokeKey(kysely),
+      findByHash: ops.findByHash,
+      touch: ops.touch,
+    },
+    ledger: {
+      credit: async (input) => ({ balance: await ops.credit({ ...input, paymentId: input.paymentId ?? null }) }),
+      hold: ops.hold,
+      settle: ops.settle,
+      releaseExpired: ops.releaseExpired,
+      balance: getBalance(kysely),
+      entries: listEntries(kysely),
+      sum: sumEntries(kysely),
+    },
+    usage: usageRepo(kysely),
+    prices: { sync: ops.syncPrices },
+    async migrate() {
+      // Kysely's bookkeeping tables must live in the schema being migrated (see migrations/index.ts).
+      const current = await pool.query<{ schema: string | null }>('SELECT current_schema() AS schema');
+      const target = schema ?? current.rows[0]?.schema ?? 'public';
+      await migrateToLatest(kysely as Kysely<unknown>, 'postgres', target);
+    },
+    async close() {
+      await kysely.destroy(); // ends the pool if Kysely ever used it…
+      if (!pool.ended) await pool.end(); // …and this covers a store only the hot path touched.
+    },
+  };
+}
+
+async function ensureSchema(pool: pg.Pool, schema: string): Promise<void> {
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } catch (error) {
+    // Two processes creating the same schema at once: IF NOT EXISTS can still race (23505 / 42P06).
+    const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+    if (code !== '23505' && code !== '42P06') throw error;
+  }
+}

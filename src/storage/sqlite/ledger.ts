@@ -1,0 +1,232 @@
+// SQLite hot path and multi-statement writes: better-sqlite3 statements prepared once, each operation one
+// synchronous `BEGIN IMMEDIATE` transaction. Semantics: see ../ledger.ts (the same on both dialects).
+//
+// Being synchronous, a transaction here can never interleave with another one in this process (nor with a
+// Kysely statement on the shared connection); across processes SQLite's write lock + busy timeout
+// serialize them.
+
+import type BetterSqlite3 from 'better-sqlite3';
+import type { MicroCredits } from '../../domain/money.ts';
+import type { ModelPrice } from '../../domain/usage.ts';
+import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
+import { parseAllowedModels, toUserStatus } from '../db.ts';
+import {
+  EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
+  checkSettle,
+} from '../ledger.ts';
+import { CURRENT_PRICE_ORDER, checkPrice, mapPrice, samePrice, type PriceInput, type PriceRow } from '../prices.ts';
+
+type Db = BetterSqlite3.Database;
+
+interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; allowed_models: string | null; user_status: string }
+interface BalanceRow { balance: bigint }
+interface HoldRow { user_id: string; amount: bigint }
+interface IdRow { id: bigint }
+
+type LedgerParams = [string, string, bigint, bigint, string | null, string | null, string | null, string | null, number];
+
+function prepareAll(db: Db) {
+  return {
+    findKey: db.prepare<[string], KeyRow>(
+      `SELECT k.id, k.user_id, k.revoked_at, k.allowed_models, u.status AS user_status
+         FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?`,
+    ),
+    holdExists: db.prepare<[string], HoldRow>(`SELECT user_id, amount FROM holds WHERE request_id = ?`),
+    debit: db.prepare<[bigint, string, bigint], BalanceRow>(
+      `UPDATE users SET balance = balance - ? WHERE id = ? AND balance >= ? RETURNING balance`,
+    ),
+    balance: db.prepare<[string], BalanceRow>(`SELECT balance FROM users WHERE id = ?`),
+    insertHold: db.prepare<[string, string, bigint, number, number], unknown>(
+      `INSERT INTO holds (request_id, user_id, amount, status, expires_at, created_at) VALUES (?, ?, ?, 'held', ?, ?)`,
+    ),
+    insertLedger: db.prepare<LedgerParams, unknown>(
+      `INSERT INTO ledger (user_id, kind, amount, balance_after, request_id, payment_id, actor, reason, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    finishHold: db.prepare<[string, string], HoldRow>(
+      `UPDATE holds SET status = ? WHERE request_id = ? AND status = 'held' RETURNING user_id, amount`,
+    ),
+    expireHold: db.prepare<[string, number], HoldRow>(
+      `UPDATE holds SET status = 'expired' WHERE request_id = ? AND status = 'held' AND expires_at < ?
+       RETURNING user_id, amount`,
+    ),
+    expiredCandidates: db.prepare<[number, number], { request_id: string }>(
+      `SELECT request_id FROM holds WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`,
+    ),
+    addBalance: db.prepare<[bigint, string], BalanceRow>(
+      `UPDATE users SET balance = balance + ? WHERE id = ? RETURNING balance`,
+    ),
+    paymentSeen: db.prepare<[string, string], IdRow>(`SELECT id FROM ledger WHERE payment_id = ? AND kind = ?`),
+    insertUsage: db.prepare<[Record<string, string | number | bigint | null>], unknown>(
+      `INSERT INTO usage_events (request_id, user_id, key_id, model, provider, channel, endpoint, stream,
+         input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, held, cost,
+         price_version, status, http_status, error_code, latency_ms, ttfb_ms, created_at)
+       VALUES (@request_id, @user_id, @key_id, @model, @provider, @channel, @endpoint, @stream,
+         @input_tokens, @cached_input_tokens, @cache_write_tokens, @output_tokens, @reasoning_tokens, @held, @cost,
+         @price_version, @status, @http_status, @error_code, @latency_ms, @ttfb_ms, @created_at)
+       ON CONFLICT (request_id) DO NOTHING`,
+    ),
+    touch: db.prepare<[number, string], unknown>(
+      `UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`,
+    ),
+    currentPrice: db.prepare<[string, number], PriceRow>(
+      `SELECT id, input_per_mtok, cached_input_per_mtok, cache_write_per_mtok, output_per_mtok
+         FROM model_prices WHERE model = ? AND effective_from <= ? ${CURRENT_PRICE_ORDER}`,
+    ),
+    insertPrice: db.prepare<[string, bigint, bigint, bigint, bigint, number, number], IdRow>(
+      `INSERT INTO model_prices (model, input_per_mtok, cached_input_per_mtok, cache_write_per_mtok, output_per_mtok,
+         effective_from, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    ),
+  };
+}
+
+function usageParams(u: UsageEvent, held: bigint, cost: bigint): Record<string, string | number | bigint | null> {
+  return {
+    request_id: u.requestId,
+    user_id: u.userId,
+    key_id: u.keyId,
+    model: u.model,
+    provider: u.provider,
+    channel: u.channel,
+    endpoint: u.endpoint,
+    stream: u.stream ? 1 : 0,
+    input_tokens: u.inputTokens,
+    cached_input_tokens: u.cachedInputTokens,
+    cache_write_tokens: u.cacheWriteTokens,
+    output_tokens: u.outputTokens,
+    reasoning_tokens: u.reasoningTokens,
+    held,
+    cost,
+    price_version: u.priceVersion,
+    status: u.status,
+    http_status: u.httpStatus,
+    error_code: u.errorCode,
+    latency_ms: u.latencyMs,
+    ttfb_ms: u.ttfbMs,
+    created_at: u.createdAt.getTime(),
+  };
+}
+
+export interface SqliteOps {
+  findByHash(hash: string): KeyAuthRecord | undefined;
+  touch(lastUsed: Map<string, Date>): void;
+  hold(input: HoldRequest): HoldOutcome;
+  settle(input: SettleRequest): SettleOutcome;
+  releaseExpired(now: Date, limit: number): number;
+  credit(input: {
+    userId: string; kind: string; amount: MicroCredits; actor: string; reason: string | null; paymentId: string | null;
+  }): MicroCredits;
+  syncPrices(prices: ReadonlyArray<{ model: string; price: PriceInput }>): Map<string, ModelPrice>;
+}
+
+/** Prepares every statement once (the tables must exist: call after migrations). */
+export function sqliteOps(db: Db): SqliteOps {
+  const s = prepareAll(db);
+
+  /** Books a hold already marked finished: release +H, then capture -C when C > 0, balance += H - C. */
+  const applyRelease = (requestId: string, hold: HoldRow, charge: bigint, now: number, actor: string | null, reason: string | null): void => {
+    const after = s.addBalance.get(hold.amount - charge, hold.user_id);
+    if (!after) throw new UnknownUserError(hold.user_id);
+    s.insertLedger.run(hold.user_id, 'release', hold.amount, after.balance + charge, requestId, null, actor, reason, now);
+    if (charge > 0n) s.insertLedger.run(hold.user_id, 'capture', -charge, after.balance, requestId, null, null, null, now);
+  };
+
+  const holdTx = db.transaction((input: HoldRequest): HoldOutcome => {
+    if (s.holdExists.get(input.requestId)) return { ok: true };
+    const now = Date.now();
+    const debited = s.debit.get(input.amount, input.userId, input.amount);
+    if (!debited) return { ok: false, balance: s.balance.get(input.userId)?.balance ?? 0n };
+    s.insertHold.run(input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now);
+    s.insertLedger.run(input.userId, 'hold', -input.amount, debited.balance, input.requestId, null, null, null, now);
+    return { ok: true };
+  });
+
+  const settleTx = db.transaction((input: SettleRequest): SettleOutcome => {
+    const now = Date.now();
+    const existing = s.holdExists.get(input.requestId);
+    const charge = existing && input.charge < existing.amount ? input.charge : (existing?.amount ?? 0n);
+    const hold = s.finishHold.get(charge > 0n ? 'settled' : 'released', input.requestId);
+    if (!hold) {
+      s.insertUsage.run(usageParams(input.usage, existing?.amount ?? input.usage.held, 0n));
+      return { applied: false, charged: 0n, released: 0n };
+    }
+    applyRelease(input.requestId, hold, charge, now, null, null);
+    s.insertUsage.run(usageParams(input.usage, hold.amount, charge));
+    return { applied: true, charged: charge, released: hold.amount - charge };
+  });
+
+  const expireTx = db.transaction((now: number, limit: number): number => {
+    let released = 0;
+    for (const { request_id } of s.expiredCandidates.all(now, limit)) {
+      const hold = s.expireHold.get(request_id, now);
+      if (!hold) continue;
+      applyRelease(request_id, hold, 0n, now, SWEEPER_ACTOR, EXPIRED_REASON);
+      released += 1;
+    }
+    return released;
+  });
+
+  const creditTx = db.transaction((input: Parameters<SqliteOps['credit']>[0]): MicroCredits => {
+    const current = s.balance.get(input.userId);
+    if (!current) throw new UnknownUserError(input.userId);
+    if (input.paymentId !== null && s.paymentSeen.get(input.paymentId, input.kind)) return current.balance;
+    if (current.balance + input.amount < 0n) throw new InsufficientBalanceError(current.balance, input.amount);
+    const after = s.addBalance.get(input.amount, input.userId);
+    if (!after) throw new UnknownUserError(input.userId);
+    s.insertLedger.run(input.userId, input.kind, input.amount, after.balance, null, input.paymentId, input.actor, input.reason, Date.now());
+    return after.balance;
+  });
+
+  const touchTx = db.transaction((lastUsed: Map<string, Date>): void => {
+    for (const [keyId, at] of lastUsed) s.touch.run(at.getTime(), keyId);
+  });
+
+  const pricesTx = db.transaction((prices: ReadonlyArray<{ model: string; price: PriceInput }>): Map<string, ModelPrice> => {
+    const now = Date.now();
+    const out = new Map<string, ModelPrice>();
+    for (const { model, price } of prices) {
+      checkPrice(model, price);
+      const row = s.currentPrice.get(model, now);
+      const current = row && mapPrice(row);
+      if (current && samePrice(current, price)) {
+        out.set(model, current);
+        continue;
+      }
+      const inserted = s.insertPrice.get(
+        model, price.inputPerMtok, price.cachedInputPerMtok, price.cacheWritePerMtok, price.outputPerMtok, now, now,
+      );
+      if (!inserted) throw new Error(`prices: insert for ${model} returned nothing`);
+      out.set(model, { ...price, version: Number(inserted.id) });
+    }
+    return out;
+  });
+
+  return {
+    findByHash(hash) {
+      const row = s.findKey.get(hash);
+      if (!row) return undefined;
+      return {
+        keyId: row.id,
+        userId: row.user_id,
+        revoked: row.revoked_at !== null,
+        userStatus: toUserStatus(row.user_status),
+        allowedModels: parseAllowedModels(row.allowed_models),
+      };
+    },
+    touch: (lastUsed) => touchTx.immediate(lastUsed),
+    hold(input) {
+      checkHold(input);
+      return holdTx.immediate(input);
+    },
+    settle(input) {
+      checkSettle(input);
+      return settleTx.immediate(input);
+    },
+    releaseExpired: (now, limit) => expireTx.immediate(now.getTime(), checkLimit(limit)),
+    credit(input) {
+      checkCredit(input.amount);
+      return creditTx.immediate(input);
+    },
+    syncPrices: (prices) => pricesTx.immediate(prices),
+  };
+}

@@ -1,0 +1,69 @@
+// SQLite store: one better-sqlite3 connection shared by Kysely (admin/list queries, migrations) and the
+// prepared hot-path statements (./ledger.ts).
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Store } from '../types.ts';
+import type { Database } from '../db.ts';
+import { migrateToLatest } from '../migrations/index.ts';
+import {
+  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, revokeKey, setUserStatus, sumEntries,
+  usageRepo,
+} from '../repos.ts';
+import { sqliteOps, type SqliteOps } from './ledger.ts';
+
+export interface SqliteOptions {
+  /** How long a writer waits for another process's write lock (SQLite busy timeout). Default 5 s. */
+  busyTimeoutMs?: number;
+}
+
+/** `file` is an absolute path or ':memory:'. */
+export function openSqlite(file: string, options: SqliteOptions = {}): Store {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new BetterSqlite3(file, { timeout: options.busyTimeoutMs ?? 5_000 });
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  // Every INTEGER comes back as bigint (money exactness); the mappers narrow small counters to number.
+  db.defaultSafeIntegers(true);
+
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
+  let prepared: SqliteOps | undefined;
+  // Prepared on first use (or right after migrate): statements cannot be prepared before the tables exist.
+  const ops = (): SqliteOps => (prepared ??= sqliteOps(db));
+
+  return {
+    dialect: 'sqlite',
+    users: { create: createUser(kysely), get: getUser(kysely), list: listUsers(kysely), setStatus: setUserStatus(kysely) },
+    keys: {
+      create: createKey(kysely),
+      listByUser: listKeysByUser(kysely),
+      get: getKey(kysely),
+      revoke: revokeKey(kysely),
+      findByHash: async (hash) => ops().findByHash(hash),
+      touch: async (lastUsed) => ops().touch(lastUsed),
+    },
+    ledger: {
+      credit: async (input) =>
+        ({ balance: ops().credit({ ...input, paymentId: input.paymentId ?? null }) }),
+      hold: async (input) => ops().hold(input),
+      settle: async (input) => ops().settle(input),
+      releaseExpired: async (now, limit) => ops().releaseExpired(now, limit),
+      balance: getBalance(kysely),
+      entries: listEntries(kysely),
+      sum: sumEntries(kysely),
+    },
+    usage: usageRepo(kysely),
+    prices: { sync: async (prices) => ops().syncPrices(prices) },
+    async migrate() {
+      await migrateToLatest(kysely as Kysely<unknown>, 'sqlite');
+      ops();
+    },
+    async close() {
+      await kysely.destroy();
+      if (db.open) db.close();
+    },
+  };
+}
