@@ -1,0 +1,110 @@
+// The CLI as a user runs it: `switchyard serve` in its own process, then `switchyard admin …` against it.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMockOpenAI, type MockOpenAI } from './upstreams/openai.ts';
+
+const run = promisify(execFile);
+const BIN = resolve(import.meta.dirname, '../bin/switchyard.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((ok) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => ok(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+let dir: string;
+let port: number;
+let child: ChildProcess;
+let output = '';
+let mock: MockOpenAI;
+let env: NodeJS.ProcessEnv;
+
+async function cli(...args: string[]): Promise<Record<string, unknown>> {
+  const { stdout } = await run(process.execPath, [BIN, 'admin', ...args], { env, cwd: dir, timeout: 30_000 });
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  mock = await startMockOpenAI({ apiKey: 'up-key' });
+  dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+  port = await freePort();
+  writeFileSync(
+    join(dir, 'switchyard.yaml'),
+    `providers:\n  - id: main-openai\n    type: openai-compatible\n    base_url: ${mock.url}\n    api_key: \${UPSTREAM_KEY}\nmodels:\n  - id: gpt-4o-mini\n    channels:\n      - provider: main-openai\n    price: { input_per_mtok_usd: 0.15, output_per_mtok_usd: 0.60 }\n`,
+  );
+  // No SWITCHYARD_ADMIN_TOKEN: the gateway generates one under ./data and the CLI finds it there.
+  env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), UPSTREAM_KEY: 'up-key' };
+  child = spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const until = Date.now() + 30_000;
+  while (!output.includes('listening')) {
+    if (Date.now() > until || child.exitCode !== null) throw new Error(`gateway did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}, 40_000);
+
+afterAll(async () => {
+  child?.kill('SIGTERM');
+  await new Promise((r) => child?.once('exit', r));
+  await mock?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('switchyard CLI', () => {
+  it('serve prints where it listens, where the admin token is, and a curl to try', () => {
+    expect(output).toContain(`Switchyard listening on http://127.0.0.1:${port}`);
+    expect(output).toContain(`admin token: ${join(dir, 'data', 'admin-token')}`);
+    expect(output).toMatch(/curl http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions/);
+    expect(readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim().length).toBeGreaterThan(20);
+  });
+
+  it('admin commands create a user, grant credits, issue and revoke a key', async () => {
+    const user = await cli('users', 'create', 'Cli@Example.com');
+    expect(user).toMatchObject({ email: 'cli@example.com' });
+    const userId = String(user.id);
+    expect(await cli('credits', userId, '12.5', '--reason', 'welcome')).toMatchObject({ balance_credits: '12.5' });
+    const key = await cli('keys', 'create', userId, '--name', 'laptop');
+    expect(String(key.key)).toMatch(/^sk-sy-[A-Za-z0-9_-]{43}$/);
+
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${String(key.key)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }),
+    });
+    expect(res.status).toBe(200);
+    const charged = res.headers.get('x-switchyard-credits-charged');
+    expect(await cli('balance', userId)).toMatchObject({ balance_credits: String(Number((12.5 - Number(charged)).toFixed(6))) });
+
+    const keys = (await cli('keys', 'list', userId)).data as Array<Record<string, unknown>>;
+    expect(keys).toHaveLength(1);
+    expect(JSON.stringify(keys)).not.toContain(String(key.key));
+    expect((await cli('keys', 'revoke', String(key.id))).revoked).toBe(true);
+    const after = await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${String(key.key)}` } });
+    expect(after.status).toBe(401);
+
+    const ledger = (await cli('ledger', userId)).data as Array<{ kind: string }>;
+    expect(ledger.map((e) => e.kind).sort()).toEqual(['capture', 'grant', 'hold', 'release']);
+    const usage = (await cli('usage', '--user', userId)).data as Array<{ status: string }>;
+    expect(usage.map((u) => u.status)).toEqual(['ok']);
+    const users = (await cli('users', 'list')).data as Array<{ id: string }>;
+    expect(users.map((u) => u.id)).toContain(userId);
+  });
+
+  it('an invalid config refuses to start, naming the field', async () => {
+    const bad = mkdtempSync(join(tmpdir(), 'switchyard-bad-'));
+    writeFileSync(join(bad, 'switchyard.yaml'), 'providers:\n  - id: x\n    type: openai-compatible\n    base_url: nope\n');
+    const result = await run(process.execPath, [BIN, 'serve'], { cwd: bad, env: { PATH: process.env.PATH }, timeout: 30_000 }).catch((e: { code: number; stderr: string }) => e);
+    expect((result as { code: number }).code).toBe(2);
+    expect((result as { stderr: string }).stderr).toContain('providers[0].base_url');
+    rmSync(bad, { recursive: true, force: true });
+  });
+});
