@@ -1,10 +1,8 @@
 // End to end: the official openai SDK → gateway → real mock upstream socket, billed on a real SQLite file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOpenApiValidator } from './helpers/openapi.ts';
 import { startTestGateway, UPSTREAM_KEY, type TestGateway } from './helpers/gateway.ts';
 
 let t: TestGateway;
-const validator = loadOpenApiValidator();
 
 beforeAll(async () => {
   t = await startTestGateway();
@@ -47,7 +45,6 @@ describe('POST /v1/chat/completions (non-streaming)', () => {
     const usageEvents = await t.admin('GET', `/usage?user=${userId}`);
     const event = (usageEvents.json.data as Array<Record<string, unknown>>)[0];
     expect(event).toMatchObject({ request_id: requestId, model: 'gpt-4o-mini', status: 'ok', http_status: 200, cost_credits: charged, channel: 'main-openai/gpt-4o-mini' });
-    if (validator) expect(validator.validate('CreateChatCompletionResponse', data)).toEqual([]);
   });
 
   it('forwards the body unchanged except the model name, unknown fields included, with the channel key', async () => {
@@ -101,7 +98,6 @@ describe('POST /v1/chat/completions (streaming)', () => {
     let chunks = 0;
     for await (const chunk of stream) {
       chunks++;
-      if (validator) expect(validator.validate('CreateChatCompletionStreamResponse', chunk)).toEqual([]);
       text += chunk.choices[0]?.delta.content ?? '';
       finish = chunk.choices[0]?.finish_reason ?? finish;
       if (chunk.usage) usage = chunk.usage as unknown as Record<string, unknown> & { cost?: string };
@@ -157,10 +153,6 @@ describe('GET /v1/models', () => {
     const one = (await client.models.retrieve('renamed-model')) as unknown as { pricing: Record<string, unknown> };
     // $2.5/Mtok = 2,500 credits/Mtok; cached $1.25 → 1,250; output $10 → 10,000.
     expect(one.pricing).toMatchObject({ input: '2500', cached_input: '1250', output: '10000', unit: 'credits_per_million_tokens' });
-    if (validator) {
-      const raw = await fetch(`${t.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
-      expect(validator.validate('ListModelsResponse', await raw.json())).toEqual([]);
-    }
   });
 });
 

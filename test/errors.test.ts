@@ -1,11 +1,9 @@
 // Every failure is OpenAI's error shape with the right status, the SDK's typed error, and loses nothing.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOpenApiValidator } from './helpers/openapi.ts';
 import { defaultYaml, startTestGateway, type TestGateway } from './helpers/gateway.ts';
 
 let t: TestGateway;
-const validator = loadOpenApiValidator();
 
 beforeAll(async () => {
   t = await startTestGateway({
@@ -37,7 +35,6 @@ afterAll(async () => {
 async function raw(path: string, init: RequestInit): Promise<{ status: number; body: { error: Record<string, unknown> } }> {
   const res = await fetch(`${t.url}${path}`, init);
   const body = (await res.json()) as { error: Record<string, unknown> };
-  if (validator) expect(validator.validate('ErrorResponse', body)).toEqual([]);
   expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
   expect(res.headers.get('x-switchyard-request-id')).toMatch(/^req_/);
   return { status: res.status, body };

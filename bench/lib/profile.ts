@@ -49,8 +49,12 @@ function isCpuProfile(value: unknown): value is CpuProfile {
   return Array.isArray(v.nodes) && typeof v.startTime === 'number' && typeof v.endTime === 'number';
 }
 
-/** The newest .cpuprofile in `dir` written at or after `sinceMs`. */
-export function newestProfile(dir: string, sinceMs: number): string | undefined {
+/**
+ * The newest .cpuprofile in `dir` written at or after `sinceMs` by the main thread of process `pid`. Node names
+ * them CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; under tsx, thread 1 is the ESM loader-hooks worker
+ * (module compilation only), thread 0 is the gateway itself.
+ */
+export function newestProfile(dir: string, sinceMs: number, pid: number): string | undefined {
   let best: { path: string; mtime: number } | undefined;
   let names: string[];
   try {
@@ -59,7 +63,7 @@ export function newestProfile(dir: string, sinceMs: number): string | undefined 
     return undefined;
   }
   for (const name of names) {
-    if (!name.endsWith('.cpuprofile')) continue;
+    if (!name.endsWith('.cpuprofile') || !name.includes(`.${pid}.0.`)) continue;
     const path = join(dir, name);
     const mtime = statSync(path).mtimeMs;
     if (mtime + 1000 < sinceMs) continue;

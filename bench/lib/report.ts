@@ -165,8 +165,9 @@ export function resultsMarkdown(input: ReportInput): string {
     ratiosSection(input.rows),
     '',
   );
-  if (input.checks.length > 0) out.push('## Answer checks (one request per target before the load)', '', ...input.checks.map((c) => `- ${c}`), '');
-  if (input.notes.length > 0) out.push('## Notes', '', ...input.notes.map((n) => `- ${n}`), '');
+  const item = (text: string): string => `- ${text.split('\n').join('\n  ')}`.replace(/\n {2}$/gm, '\n');
+  if (input.checks.length > 0) out.push('## Answer checks (one request per target before the load)', '', ...input.checks.map(item), '');
+  if (input.notes.length > 0) out.push('## Notes', '', ...input.notes.map(item), '');
   if (input.profile) out.push('## CPU profile of the gateway', '', input.profile);
   return `${out.join('\n').trimEnd()}\n`;
 }

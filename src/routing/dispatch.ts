@@ -4,7 +4,7 @@
 import { GatewayError } from '../domain/errors.ts';
 import type { Encoded } from '../providers/shared/types.ts';
 import { isObject } from '../providers/shared/usage.ts';
-import { ClientAbortError, UpstreamFailureError, type UpstreamClient, type UpstreamResponse } from '../upstream/client.ts';
+import { ClientAbortError, toFailure, UpstreamFailureError, type UpstreamClient, type UpstreamResponse } from '../upstream/client.ts';
 import type { Channel } from './channels.ts';
 
 const ERROR_BODY_LIMIT = 64 * 1024;
@@ -69,4 +69,15 @@ export async function dispatch(
     if (!lastError.failover || signal.aborted) break;
   }
   throw lastError ?? new GatewayError('no_channel_available', 'No upstream channel is available for this model.');
+}
+
+/** Reads a successful upstream's JSON body; a broken body becomes the channel's classified error. */
+export async function readUpstreamJson(sent: Dispatched, signal: AbortSignal): Promise<unknown> {
+  try {
+    return await sent.response.body.json();
+  } catch (error) {
+    if (signal.aborted) throw new ClientAbortError('client closed the request');
+    const failure = error instanceof SyntaxError ? new UpstreamFailureError({ kind: 'bad_response', message: 'invalid JSON' }) : toFailure(error, signal);
+    throw failure instanceof UpstreamFailureError ? sent.channel.adapter.classifyError(failure.failure) : failure;
+  }
 }

@@ -276,3 +276,39 @@ export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code: unknown }).code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+/** usage_events columns besides request_id and cost, in the order the PostgreSQL statement binds them. */
+export const USAGE_COLUMNS = [
+  'user_id', 'key_id', 'model', 'provider', 'channel', 'endpoint', 'stream', 'input_tokens',
+  'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens', 'held', 'price_version',
+  'status', 'http_status', 'error_code', 'latency_ms', 'ttfb_ms', 'created_at',
+] as const;
+
+export type UsageColumn = (typeof USAGE_COLUMNS)[number];
+export type UsageValue = string | number | bigint | boolean | null;
+
+/** A usage event as column values (the one mapping both dialects use). */
+export function usageRow(u: UsageEvent): Record<UsageColumn, UsageValue> {
+  return {
+    user_id: u.userId,
+    key_id: u.keyId,
+    model: u.model,
+    provider: u.provider,
+    channel: u.channel,
+    endpoint: u.endpoint,
+    stream: u.stream,
+    input_tokens: u.inputTokens,
+    cached_input_tokens: u.cachedInputTokens,
+    cache_write_tokens: u.cacheWriteTokens,
+    output_tokens: u.outputTokens,
+    reasoning_tokens: u.reasoningTokens,
+    held: u.held,
+    price_version: u.priceVersion,
+    status: u.status,
+    http_status: u.httpStatus,
+    error_code: u.errorCode,
+    latency_ms: u.latencyMs,
+    ttfb_ms: u.ttfbMs,
+    created_at: u.createdAt.getTime(),
+  };
+}

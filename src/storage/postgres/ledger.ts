@@ -12,39 +12,17 @@ import {
   checkSettle,
 } from '../ledger.ts';
 import { checkPrice, mapPrice, samePrice, type PriceInput } from '../prices.ts';
-import { CREDIT, EXPIRE, EXPIRED_CANDIDATES, FIND_KEY, HOLD, SETTLE, TOUCH, USAGE_COLUMNS } from './queries.ts';
+import { CREDIT, EXPIRE, EXPIRED_CANDIDATES, FIND_KEY, HOLD, SETTLE, TOUCH } from './queries.ts';
+import { USAGE_COLUMNS, usageRow, type UsageValue } from '../db.ts';
 
 interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; allowed_models: string | null; user_status: string }
 interface HoldResult { debited: bigint | null; balance: bigint | null; existed: boolean }
 interface SettleResult { held: bigint; charged: bigint }
 interface CreditResult { credited: bigint | null; balance: bigint | null; duplicate: boolean }
 
-type UsageValue = string | number | bigint | boolean | null;
-
 function usageValues(u: UsageEvent): UsageValue[] {
-  const byColumn: Record<(typeof USAGE_COLUMNS)[number], UsageValue> = {
-    user_id: u.userId,
-    key_id: u.keyId,
-    model: u.model,
-    provider: u.provider,
-    channel: u.channel,
-    endpoint: u.endpoint,
-    stream: u.stream,
-    input_tokens: u.inputTokens,
-    cached_input_tokens: u.cachedInputTokens,
-    cache_write_tokens: u.cacheWriteTokens,
-    output_tokens: u.outputTokens,
-    reasoning_tokens: u.reasoningTokens,
-    held: u.held,
-    price_version: u.priceVersion,
-    status: u.status,
-    http_status: u.httpStatus,
-    error_code: u.errorCode,
-    latency_ms: u.latencyMs,
-    ttfb_ms: u.ttfbMs,
-    created_at: u.createdAt.getTime(),
-  };
-  return USAGE_COLUMNS.map((column) => byColumn[column]);
+  const row = usageRow(u);
+  return USAGE_COLUMNS.map((column) => row[column]);
 }
 
 export function pgOps(pool: pg.Pool, kysely: Kysely<Database>) {

@@ -5,6 +5,8 @@
 // main query reads them; they see each other's effects only through RETURNING. Row locks + READ COMMITTED
 // re-check (`WHERE … status = 'held'`, `WHERE balance >= …`) are what make concurrent calls safe.
 
+import { USAGE_COLUMNS } from '../db.ts';
+
 export const FIND_KEY = {
   name: 'sy_find_key_v1',
   text: `SELECT k.id, k.user_id, k.revoked_at, k.allowed_models, u.status AS user_status
@@ -33,11 +35,6 @@ export const HOLD = {
            EXISTS (SELECT 1 FROM holds WHERE request_id = $1) AS existed`,
 };
 
-export const USAGE_COLUMNS = [
-  'user_id', 'key_id', 'model', 'provider', 'channel', 'endpoint', 'stream', 'input_tokens',
-  'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens', 'held', 'price_version',
-  'status', 'http_status', 'error_code', 'latency_ms', 'ttfb_ms', 'created_at',
-] as const;
 
 // $1 request_id, $2 charge, $3 now ms, then $4… the usage columns in USAGE_COLUMNS order ($4 + i).
 // usage.held ($16) is only used when no hold exists at all.

@@ -9,7 +9,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { MicroCredits } from '../../domain/money.ts';
 import type { ModelPrice } from '../../domain/usage.ts';
 import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
-import { parseAllowedModels, toUserStatus } from '../db.ts';
+import { parseAllowedModels, toUserStatus, usageRow } from '../db.ts';
 import {
   EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
   checkSettle,
@@ -81,30 +81,7 @@ function prepareAll(db: Db) {
 }
 
 function usageParams(u: UsageEvent, held: bigint, cost: bigint): Record<string, string | number | bigint | null> {
-  return {
-    request_id: u.requestId,
-    user_id: u.userId,
-    key_id: u.keyId,
-    model: u.model,
-    provider: u.provider,
-    channel: u.channel,
-    endpoint: u.endpoint,
-    stream: u.stream ? 1 : 0,
-    input_tokens: u.inputTokens,
-    cached_input_tokens: u.cachedInputTokens,
-    cache_write_tokens: u.cacheWriteTokens,
-    output_tokens: u.outputTokens,
-    reasoning_tokens: u.reasoningTokens,
-    held,
-    cost,
-    price_version: u.priceVersion,
-    status: u.status,
-    http_status: u.httpStatus,
-    error_code: u.errorCode,
-    latency_ms: u.latencyMs,
-    ttfb_ms: u.ttfbMs,
-    created_at: u.createdAt.getTime(),
-  };
+  return { ...usageRow(u), request_id: u.requestId, stream: u.stream ? 1 : 0, held, cost } as Record<string, string | number | bigint | null>;
 }
 
 export interface SqliteOps {

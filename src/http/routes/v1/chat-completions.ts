@@ -13,7 +13,7 @@ import { SSE_DONE, SSE_HEADERS, sseData, sseError } from '../../../protocol/open
 import { validateChatRequest } from '../../../protocol/openai/validate.ts';
 import { sseFrames } from '../../../providers/shared/sse.ts';
 import type { CallContext, ChatRequest, ChatResult } from '../../../providers/shared/types.ts';
-import { dispatch, type Dispatched } from '../../../routing/dispatch.ts';
+import { dispatch, readUpstreamJson, type Dispatched } from '../../../routing/dispatch.ts';
 import { plan } from '../../../routing/plan.ts';
 import { ClientAbortError, toFailure, UpstreamFailureError } from '../../../upstream/client.ts';
 import { apiKeyHook } from '../../auth.ts';
@@ -61,15 +61,7 @@ async function respondJson(
 ): Promise<unknown> {
   const chat = sent.channel.adapter.chat;
   if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
-  let body: unknown;
-  try {
-    body = await sent.response.body.json();
-  } catch (error) {
-    if (signal.aborted) throw new ClientAbortError('client closed the request');
-    const failure = error instanceof SyntaxError ? new UpstreamFailureError({ kind: 'bad_response', message: 'invalid JSON' }) : toFailure(error, signal);
-    throw failure instanceof UpstreamFailureError ? sent.channel.adapter.classifyError(failure.failure) : failure;
-  }
-  const result = chat.decodeResponse(body, call);
+  const result = chat.decodeResponse(await readUpstreamJson(sent, signal), call);
   const usage = result.usage ?? countedUsage(quote, deliveredFromCompletion(result));
   const charged = await session.settle(outcome(sent, usage, 'ok', 200, null, null));
   result.response.usage = receiptUsage(result.response.usage, usage, charged);

@@ -5,9 +5,9 @@ import { quoteEmbeddings } from '../../../billing/quote.ts';
 import { GatewayError } from '../../../domain/errors.ts';
 import { formatCredits } from '../../../domain/money.ts';
 import { validateEmbeddingsRequest } from '../../../protocol/openai/validate.ts';
-import { dispatch, type Dispatched } from '../../../routing/dispatch.ts';
+import { dispatch, readUpstreamJson, type Dispatched } from '../../../routing/dispatch.ts';
 import { plan } from '../../../routing/plan.ts';
-import { ClientAbortError, toFailure, UpstreamFailureError } from '../../../upstream/client.ts';
+import { ClientAbortError } from '../../../upstream/client.ts';
 import { apiKeyHook } from '../../auth.ts';
 import { requireAuth, resolveModel, type AppDeps } from '../../context.ts';
 import { attemptsHeader, cancelOnClientClose } from './common.ts';
@@ -36,15 +36,7 @@ export function embeddingsRoute(app: FastifyInstance, deps: AppDeps): void {
       void reply.header('x-switchyard-attempts', attemptsHeader(sent.attempts));
       const codec = sent.channel.adapter.embeddings;
       if (!codec) throw new GatewayError('internal_error', 'channel cannot serve embeddings');
-      let raw: unknown;
-      try {
-        raw = await sent.response.body.json();
-      } catch (error) {
-        if (signal.aborted) throw new ClientAbortError('client closed the request');
-        const failure = error instanceof SyntaxError ? new UpstreamFailureError({ kind: 'bad_response', message: 'invalid JSON' }) : toFailure(error, signal);
-        throw failure instanceof UpstreamFailureError ? sent.channel.adapter.classifyError(failure.failure) : failure;
-      }
-      const result = codec.decodeResponse(raw, { settings: sent.channel.settings, upstreamModel: sent.channel.upstreamModel, stream: false });
+      const result = codec.decodeResponse(await readUpstreamJson(sent, signal), { settings: sent.channel.settings, upstreamModel: sent.channel.upstreamModel, stream: false });
       const usage = result.usage ?? { input: quote.countedInputTokens, cachedInput: 0, cacheWrite: 0, output: 0, reasoning: 0 };
       const charged = await session.settle({ usage, status: 'ok', httpStatus: 200, errorCode: null, provider: sent.channel.provider.id, channel: sent.channel.id, ttfbMs: null });
       const tokens = usage.input + usage.cachedInput;
