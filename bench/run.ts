@@ -18,6 +18,7 @@ import type { Gateway } from './lib/gateway.ts';
 import { checkTarget, runLoad, stopLoad } from './lib/load.ts';
 import { findNginx, NGINX_INSTALL_HINT, NGINX_MODE, startNginx } from './lib/nginx.ts';
 import { newestProfile, profileMarkdown, summarizeProfile } from './lib/profile.ts';
+import type { Window } from './lib/profile.ts';
 import { describeMachine, failures, resultsMarkdown, resultsTable, ratiosSection, scenarioName } from './lib/report.ts';
 import type { Mode, ScenarioRow, TargetName } from './lib/report.ts';
 
@@ -165,6 +166,9 @@ function summarizeGatewayOutput(text: string): string {
   return `The gateway printed ${lines.length} line(s) at LOG_LEVEL=warn during the warm-ups and measured runs (at the end of each run autocannon closes its connections, aborting the up to ${connections} requests in flight):\n\n${parts.join('\n\n')}`;
 }
 
+/** CLOCK_MONOTONIC in microseconds, the clock of V8's .cpuprofile timestamps. */
+const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
 function fmtMs(ms: number): string {
   return Number.isFinite(ms) ? ms.toFixed(2) : '—';
 }
@@ -245,6 +249,7 @@ async function main(): Promise<number> {
 
   const outputMark = gateway?.child.outputMark() ?? 0;
   const rows: ScenarioRow[] = [];
+  const profileWindows: Window[] = [];
   for (const mode of MODES) {
     for (const target of TARGETS) {
       const ep = endpoints.get(target);
@@ -262,7 +267,9 @@ async function main(): Promise<number> {
       }
       await sleep(200);
       sampler?.start();
+      const windowStart = nowUs();
       const outcome = await runLoad({ ...spec, durationS });
+      if (target === 'gateway') profileWindows.push([windowStart, nowUs()]);
       sampler?.stop();
       const row: ScenarioRow = { target, mode, outcome };
       if (sampler) {
@@ -308,7 +315,7 @@ async function main(): Promise<number> {
     if (!file) {
       warnings.push(`--profile: no .cpuprofile was written to ${relative(repoRoot, PROFILE_DIR)} (did the gateway exit gracefully?)`);
     } else {
-      profileText = profileMarkdown(summarizeProfile(file, repoRoot, 15), repoRoot);
+      profileText = profileMarkdown(summarizeProfile(file, repoRoot, 15, profileWindows), repoRoot);
     }
   }
   if (nginx) await stopChild(nginx);

@@ -33,8 +33,14 @@ export interface SelfTimeRow {
   share: number;
 }
 
+/** A time span on CLOCK_MONOTONIC in microseconds: V8's profile timestamps and process.hrtime share it. */
+export type Window = [startUs: number, endUs: number];
+
 export interface ProfileSummary {
   file: string;
+  /** Whether only samples inside the given windows were counted (false: the whole profile). */
+  windowed: boolean;
+  windowMs: number;
   totalMs: number;
   idleMs: number;
   busyMs: number;
@@ -89,21 +95,34 @@ function area(location: string, name: string): string {
   return location.split('/').slice(0, 2).join('/');
 }
 
-export function summarizeProfile(file: string, repoRoot: string, topN = 15): ProfileSummary {
+export function summarizeProfile(file: string, repoRoot: string, topN = 15, windows: Window[] = []): ProfileSummary {
   const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
   if (!isCpuProfile(parsed)) throw new Error(`${file}: not a V8 .cpuprofile`);
   const byId = new Map<number, ProfileNode>(parsed.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map<number, number>();
+  let selfUs = new Map<number, number>();
   const samples = parsed.samples ?? [];
   const deltas = parsed.timeDeltas ?? [];
+  let windowed = false;
   if (samples.length > 0 && deltas.length === samples.length) {
-    // Sample i lasts until sample i+1 (DevTools' attribution); the last one gets the mean interval.
-    const mean = samples.length > 1 ? (parsed.endTime - parsed.startTime) / samples.length : 0;
-    for (let i = 0; i < samples.length; i++) {
-      const id = samples[i] ?? -1;
-      const dt = i + 1 < deltas.length ? (deltas[i + 1] ?? 0) : mean;
-      selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
+    const attribute = (inside: (t: number) => boolean): Map<number, number> => {
+      const out = new Map<number, number>();
+      // Sample i lasts until sample i+1 (DevTools' attribution); the last one gets the mean interval.
+      const mean = samples.length > 1 ? (parsed.endTime - parsed.startTime) / samples.length : 0;
+      let t = parsed.startTime;
+      for (let i = 0; i < samples.length; i++) {
+        t += deltas[i] ?? 0;
+        if (!inside(t)) continue;
+        const id = samples[i] ?? -1;
+        const dt = i + 1 < deltas.length ? (deltas[i + 1] ?? 0) : mean;
+        out.set(id, (out.get(id) ?? 0) + Math.max(0, dt));
+      }
+      return out;
+    };
+    if (windows.length > 0) {
+      selfUs = attribute((t) => windows.some(([a, b]) => t >= a && t <= b));
+      windowed = selfUs.size > 0;
     }
+    if (!windowed) selfUs = attribute(() => true);
   } else {
     // No timeline: hit counts times the mean sampling interval.
     const hits = parsed.nodes.reduce((sum, n) => sum + (n.hitCount ?? 0), 0);
@@ -144,14 +163,18 @@ export function summarizeProfile(file: string, repoRoot: string, topN = 15): Pro
     .sort((a, b) => b[1] - a[1])
     .slice(0, 12)
     .map(([name, us]) => ({ name, location: '', selfMs: us / 1000, share: share(us) }));
-  return { file, totalMs: totalUs / 1000, idleMs: idleUs / 1000, busyMs: busyUs / 1000, top, byArea };
+  const windowMs = windows.reduce((sum, [a, b]) => sum + (b - a), 0) / 1000;
+  return { file, windowed, windowMs, totalMs: totalUs / 1000, idleMs: idleUs / 1000, busyMs: busyUs / 1000, top, byArea };
 }
 
 export function profileMarkdown(summary: ProfileSummary, repoRoot: string): string {
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
   const ms = (x: number): string => x.toFixed(0);
+  const span = summary.windowed
+    ? `only the samples taken during the gateway's measured runs (${ms(summary.windowMs)} ms of wall time; start-up, warm-ups and the other targets' scenarios excluded)`
+    : "the gateway's whole life, start-up and the scenarios that do not touch it included";
   const lines = [
-    `Profile: \`${relative(repoRoot, summary.file)}\` — ${ms(summary.totalMs)} ms sampled, ${ms(summary.idleMs)} ms idle, ${ms(summary.busyMs)} ms busy (shares below are of busy time; the profile spans the gateway's whole life, including the scenarios that do not touch it).`,
+    `Profile: \`${relative(repoRoot, summary.file)}\`, ${span}: ${ms(summary.totalMs)} ms sampled, ${ms(summary.idleMs)} ms idle, ${ms(summary.busyMs)} ms busy on the gateway's main thread. Shares are of busy time. Line numbers are those of tsx's transpiled code and may differ from the .ts source.`,
     '',
     `Top ${summary.top.length} functions by self time:`,
     '',
