@@ -153,8 +153,11 @@ function summarizeGatewayOutput(text: string): string {
   for (const line of lines) {
     let key = 'non-JSON output';
     try {
-      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; err?: { name?: unknown; message?: unknown } };
-      key = `level ${String(entry.level)} "${String(entry.msg)}"${entry.err ? ` ${String(entry.err.name)}: ${String(entry.err.message)}` : ''}`;
+      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; err?: { name?: unknown; message?: unknown; stack?: unknown } };
+      const err = entry.err;
+      // pino may serialize an error without `message`: the stack's first line has it.
+      const message = typeof err?.message === 'string' ? `${String(err.name)}: ${err.message}` : typeof err?.stack === 'string' ? (err.stack.split('\n')[0] ?? '') : '';
+      key = `level ${String(entry.level)} "${String(entry.msg)}"${message === '' ? '' : ` (${message})`}`;
     } catch {
       // keep the default key
     }
@@ -229,7 +232,7 @@ async function main(): Promise<number> {
   } catch (error) {
     const msg = (error as Error).message;
     log(`THE GATEWAY DID NOT START OR COULD NOT BE SET UP:\n${msg}`);
-    warnings.push(`The gateway did not start or could not be set up: ${msg.split('\n')[0] ?? msg}`);
+    warnings.push(`The gateway did not start or could not be set up: ${(msg.split('\n')[0] ?? msg).replace(/\s*Its output.*$/, '')} (what it printed is under Notes)`);
     notes.push(`Gateway failure, as seen:\n\n\`\`\`\n${msg.trimEnd()}\n\`\`\``);
     unavailable.set('gateway', 'gateway did not start (see notes)');
   }

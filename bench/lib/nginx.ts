@@ -15,8 +15,12 @@ export interface NginxBinary {
   version: string;
 }
 
-/** Finds nginx on PATH or in /usr/sbin (not on a normal user's PATH); NGINX_BIN overrides. */
+/**
+ * Finds nginx on PATH or in /usr/sbin (not on a normal user's PATH); NGINX_BIN overrides, and NGINX_BIN=none
+ * pretends it is missing (to see what the bench does then).
+ */
 export function findNginx(): NginxBinary | undefined {
+  if (process.env.NGINX_BIN === 'none') return undefined;
   const candidates = [process.env.NGINX_BIN, 'nginx', '/usr/sbin/nginx', '/usr/local/sbin/nginx'].filter(
     (c): c is string => typeof c === 'string' && c !== '',
   );

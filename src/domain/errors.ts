@@ -42,6 +42,8 @@ export const ERROR_CATALOGUE = {
   upstream_timeout: { status: 504, type: 'timeout_error', failover: true, blameChannel: true },
   upstream_bad_response: { status: 502, type: 'upstream_error', failover: true, blameChannel: true },
   no_channel_available: { status: 503, type: 'upstream_error', failover: false, blameChannel: false },
+  /** The client went away; nothing is sent (nginx's 499), nothing is logged as an error. */
+  client_closed: { status: 499, type: 'invalid_request_error', failover: false, blameChannel: false },
   internal_error: { status: 500, type: 'server_error', failover: false, blameChannel: false },
 } as const satisfies Record<string, CatalogueEntry>;
 

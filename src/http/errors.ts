@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { GatewayError } from '../domain/errors.ts';
 import { openAIErrorBody } from '../protocol/openai/errors.ts';
+import { ClientAbortError } from '../upstream/client.ts';
 
 function fromFastify(error: FastifyError): GatewayError | undefined {
   switch (error.code) {
@@ -29,6 +30,7 @@ function fromFastify(error: FastifyError): GatewayError | undefined {
 
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
+  if (error instanceof ClientAbortError) return new GatewayError('client_closed', 'The client closed the request.');
   if (error instanceof Error && 'code' in error) {
     const mapped = fromFastify(error as FastifyError);
     if (mapped) return mapped;
@@ -44,6 +46,7 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
       // Metadata only: the error's class and stack, never the request.
       logger.error({ requestId: request.id, err: { name: (error as Error).name, stack: (error as Error).stack } }, 'internal error');
     }
+    if (gatewayError.code === 'client_closed' || reply.raw.destroyed) return;
     if (gatewayError.retryAfter !== undefined) void reply.header('retry-after', String(gatewayError.retryAfter));
     void reply.code(gatewayError.status).send(openAIErrorBody(gatewayError));
   });

@@ -12,6 +12,7 @@ import {
   createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, revokeKey, setUserStatus, sumEntries,
   usageRepo,
 } from '../repos.ts';
+import { GroupCommit } from './group-commit.ts';
 import { sqliteOps, type SqliteOps } from './ledger.ts';
 
 export interface SqliteOptions {
@@ -33,6 +34,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
   let prepared: SqliteOps | undefined;
   // Prepared on first use (or right after migrate): statements cannot be prepared before the tables exist.
   const ops = (): SqliteOps => (prepared ??= sqliteOps(db));
+  const commits = new GroupCommit(db);
 
   return {
     dialect: 'sqlite',
@@ -48,8 +50,8 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
     ledger: {
       credit: async (input) =>
         ({ balance: ops().credit({ ...input, paymentId: input.paymentId ?? null }) }),
-      hold: async (input) => ops().hold(input),
-      settle: async (input) => ops().settle(input),
+      hold: (input) => commits.submit(() => ops().hold(input)),
+      settle: (input) => commits.submit(() => ops().settle(input)),
       releaseExpired: async (now, limit) => ops().releaseExpired(now, limit),
       balance: getBalance(kysely),
       entries: listEntries(kysely),
