@@ -9,11 +9,16 @@ import { isObject, summarizeUpstreamError } from '../shared/usage.ts';
 import { usageFromOpenAI } from './response.ts';
 
 export async function* decodeChatStream(frames: AsyncIterable<SseFrame>): AsyncGenerator<ChatStreamEvent> {
+  let done = false;
   for await (const frame of frames) {
+    // After [DONE], read on to the end of the body: leaving early would destroy the upstream connection
+    // instead of returning it to the keep-alive pool.
+    if (done) continue;
     const data = frame.data;
     if (data === '[DONE]') {
+      done = true;
       yield { type: 'done' };
-      return;
+      continue;
     }
     let parsed: unknown;
     try {

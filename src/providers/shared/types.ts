@@ -35,6 +35,8 @@ export interface CallContext {
   /** The model name the upstream knows. */
   upstreamModel: string;
   stream: boolean;
+  /** The model's configured output cap: what to send when the upstream requires max_tokens and the client set none. */
+  maxOutputTokens: number;
 }
 
 export interface Warning {

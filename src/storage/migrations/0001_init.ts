@@ -35,7 +35,9 @@ export function init(dialect: Dialect): Migration {
 
       await db.schema
         .createTable('ledger')
-        .addColumn('id', pg ? 'bigserial' : 'integer', (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        // SQLite: a rowid alias without AUTOINCREMENT (which costs a sqlite_sequence write per insert); the
+        // ledger is append-only, never deleted from, so rowids only ever grow.
+        .addColumn('id', pg ? 'bigserial' : 'integer', (c) => c.primaryKey())
         .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('amount', 'bigint', (c) => c.notNull())
@@ -78,6 +80,9 @@ export function init(dialect: Dialect): Migration {
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addCheckConstraint('holds_status_valid', sql`status in ('held', 'settled', 'released', 'expired')`)
         .addCheckConstraint('holds_amount_non_negative', sql`amount >= 0`)
+        // SQLite: keyed by the text request id, a WITHOUT ROWID table is one B-tree instead of a rowid tree
+        // plus a primary-key index — one fewer page written per hold and per settle.
+        .$call((b) => (pg ? b : b.modifyEnd(sql` without rowid`)))
         .execute();
       await db.schema
         .createIndex('holds_open_expiry_idx')
@@ -110,6 +115,7 @@ export function init(dialect: Dialect): Migration {
         .addColumn('latency_ms', 'integer', (c) => c.notNull())
         .addColumn('ttfb_ms', 'integer')
         .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .$call((b) => (pg ? b : b.modifyEnd(sql` without rowid`)))
         .execute();
       await db.schema
         .createIndex('usage_user_created_idx')

@@ -1,40 +1,32 @@
 // Group commit for the SQLite hot path. Holds and settles that arrive in the same event-loop turn are
-// committed in ONE write transaction, each inside its own SAVEPOINT (better-sqlite3 nests transaction
-// functions as savepoints), so every operation keeps its own atomicity — the conditional debit is still
-// one statement evaluated in order — while the commit (the WAL append, the write lock) is paid once per
-// batch instead of once per request. A caller's promise resolves only after the batch has committed.
+// committed in ONE write transaction: each operation still runs its own statements in order (the
+// conditional debit is still one statement, evaluated against the balance the previous operations left),
+// but the commit — the WAL append and the write lock — is paid once per batch instead of once per request.
+// If any operation throws, the whole batch is rolled back and every operation is re-run alone in its own
+// transaction, so one failure never affects another request. A promise resolves only after its commit.
 import type BetterSqlite3 from 'better-sqlite3';
 
 interface Pending {
-  run: () => unknown;
+  /** The operation's statements without a transaction of their own (run inside the batch). */
+  batched: () => unknown;
+  /** The same operation in its own transaction (the fallback). */
+  alone: () => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
 export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
-  private readonly commitBatch: BetterSqlite3.Transaction<(batch: Pending[]) => Outcome[]>;
+  private readonly commitBatch: BetterSqlite3.Transaction<(batch: Pending[]) => unknown[]>;
 
   constructor(db: BetterSqlite3.Database, private readonly maxBatch = 512) {
-    this.commitBatch = db.transaction((batch: Pending[]): Outcome[] =>
-      batch.map((item) => {
-        try {
-          return { ok: true, value: item.run() };
-        } catch (error) {
-          // The operation's own savepoint was rolled back; the rest of the batch commits.
-          return { ok: false, error };
-        }
-      }),
-    );
+    this.commitBatch = db.transaction((batch: Pending[]): unknown[] => batch.map((item) => item.batched()));
   }
 
-  /** `run` must be a better-sqlite3 transaction function (it becomes a savepoint inside the batch). */
-  submit<T>(run: () => T): Promise<T> {
+  submit<T>(batched: () => T, alone: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ batched, alone, resolve: resolve as (value: unknown) => void, reject });
       if (this.queue.length >= this.maxBatch) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -48,18 +40,22 @@ export class GroupCommit {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    let outcomes: Outcome[];
+    let results: unknown[] | undefined;
     try {
-      outcomes = this.commitBatch.immediate(batch);
-    } catch (error) {
-      for (const item of batch) item.reject(error);
+      results = this.commitBatch.immediate(batch);
+    } catch {
+      results = undefined; // rolled back as a whole: fall back to one transaction per operation
+    }
+    if (results) {
+      batch.forEach((item, i) => item.resolve(results[i]));
       return;
     }
-    outcomes.forEach((outcome, i) => {
-      const item = batch[i];
-      if (!item) return;
-      if (outcome.ok) item.resolve(outcome.value);
-      else item.reject(outcome.error);
-    });
+    for (const item of batch) {
+      try {
+        item.resolve(item.alone());
+      } catch (error) {
+        item.reject(error);
+      }
+    }
   }
 }

@@ -89,6 +89,9 @@ export interface SqliteOps {
   touch(lastUsed: Map<string, Date>): void;
   hold(input: HoldRequest): HoldOutcome;
   settle(input: SettleRequest): SettleOutcome;
+  /** The same operations without their own transaction: only for GroupCommit, inside its batch transaction. */
+  holdInBatch(input: HoldRequest): HoldOutcome;
+  settleInBatch(input: SettleRequest): SettleOutcome;
   releaseExpired(now: Date, limit: number): number;
   credit(input: {
     userId: string; kind: string; amount: MicroCredits; actor: string; reason: string | null; paymentId: string | null;
@@ -108,7 +111,7 @@ export function sqliteOps(db: Db): SqliteOps {
     if (charge > 0n) s.insertLedger.run(hold.user_id, 'capture', -charge, after.balance, requestId, null, null, null, now);
   };
 
-  const holdTx = db.transaction((input: HoldRequest): HoldOutcome => {
+  const holdBody = (input: HoldRequest): HoldOutcome => {
     if (s.holdExists.get(input.requestId)) return { ok: true };
     const now = Date.now();
     const debited = s.debit.get(input.amount, input.userId, input.amount);
@@ -116,9 +119,10 @@ export function sqliteOps(db: Db): SqliteOps {
     s.insertHold.run(input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now);
     s.insertLedger.run(input.userId, 'hold', -input.amount, debited.balance, input.requestId, null, null, null, now);
     return { ok: true };
-  });
+  };
+  const holdTx = db.transaction(holdBody);
 
-  const settleTx = db.transaction((input: SettleRequest): SettleOutcome => {
+  const settleBody = (input: SettleRequest): SettleOutcome => {
     const now = Date.now();
     const existing = s.holdExists.get(input.requestId);
     const charge = existing && input.charge < existing.amount ? input.charge : (existing?.amount ?? 0n);
@@ -130,7 +134,8 @@ export function sqliteOps(db: Db): SqliteOps {
     applyRelease(input.requestId, hold, charge, now, null, null);
     s.insertUsage.run(usageParams(input.usage, hold.amount, charge));
     return { applied: true, charged: charge, released: hold.amount - charge };
-  });
+  };
+  const settleTx = db.transaction(settleBody);
 
   const expireTx = db.transaction((now: number, limit: number): number => {
     let released = 0;
@@ -198,6 +203,14 @@ export function sqliteOps(db: Db): SqliteOps {
     settle(input) {
       checkSettle(input);
       return settleTx.immediate(input);
+    },
+    holdInBatch(input) {
+      checkHold(input);
+      return holdBody(input);
+    },
+    settleInBatch(input) {
+      checkSettle(input);
+      return settleBody(input);
     },
     releaseExpired: (now, limit) => expireTx.immediate(now.getTime(), checkLimit(limit)),
     credit(input) {

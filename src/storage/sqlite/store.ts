@@ -50,8 +50,8 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
     ledger: {
       credit: async (input) =>
         ({ balance: ops().credit({ ...input, paymentId: input.paymentId ?? null }) }),
-      hold: (input) => commits.submit(() => ops().hold(input)),
-      settle: (input) => commits.submit(() => ops().settle(input)),
+      hold: (input) => commits.submit(() => ops().holdInBatch(input), () => ops().hold(input)),
+      settle: (input) => commits.submit(() => ops().settleInBatch(input), () => ops().settle(input)),
       releaseExpired: async (now, limit) => ops().releaseExpired(now, limit),
       balance: getBalance(kysely),
       entries: listEntries(kysely),

@@ -168,11 +168,11 @@ export function chatCompletionsRoute(app: FastifyInstance, deps: AppDeps): void 
       sent = await dispatch(deps.upstream, channels, (ch) => {
         const chat = ch.adapter.chat;
         if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
-        return chat.encodeRequest(body, { settings: ch.settings, upstreamModel: ch.upstreamModel, stream });
+        return chat.encodeRequest(body, { settings: ch.settings, upstreamModel: ch.upstreamModel, stream, maxOutputTokens: model.config.maxOutputTokens });
       }, signal);
       void reply.header('x-switchyard-attempts', attemptsHeader(sent.attempts));
       if (sent.warnings.length > 0) void reply.header('x-switchyard-warnings', JSON.stringify(sent.warnings));
-      const call: CallContext = { settings: sent.channel.settings, upstreamModel: sent.channel.upstreamModel, stream };
+      const call: CallContext = { settings: sent.channel.settings, upstreamModel: sent.channel.upstreamModel, stream, maxOutputTokens: model.config.maxOutputTokens };
       if (stream) {
         await respondStream(reply, session, sent, call, body, quote, signal);
         return reply;

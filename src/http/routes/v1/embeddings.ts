@@ -31,12 +31,12 @@ export function embeddingsRoute(app: FastifyInstance, deps: AppDeps): void {
       sent = await dispatch(deps.upstream, plan(deps.channels.get(model.config.id) ?? []), (ch) => {
         const codec = ch.adapter.embeddings;
         if (!codec) throw new GatewayError('internal_error', 'channel cannot serve embeddings');
-        return codec.encodeRequest(body, { settings: ch.settings, upstreamModel: ch.upstreamModel, stream: false });
+        return codec.encodeRequest(body, { settings: ch.settings, upstreamModel: ch.upstreamModel, stream: false, maxOutputTokens: model.config.maxOutputTokens });
       }, signal);
       void reply.header('x-switchyard-attempts', attemptsHeader(sent.attempts));
       const codec = sent.channel.adapter.embeddings;
       if (!codec) throw new GatewayError('internal_error', 'channel cannot serve embeddings');
-      const result = codec.decodeResponse(await readUpstreamJson(sent, signal), { settings: sent.channel.settings, upstreamModel: sent.channel.upstreamModel, stream: false });
+      const result = codec.decodeResponse(await readUpstreamJson(sent, signal), { settings: sent.channel.settings, upstreamModel: sent.channel.upstreamModel, stream: false, maxOutputTokens: model.config.maxOutputTokens });
       const usage = result.usage ?? { input: quote.countedInputTokens, cachedInput: 0, cacheWrite: 0, output: 0, reasoning: 0 };
       const charged = await session.settle({ usage, status: 'ok', httpStatus: 200, errorCode: null, provider: sent.channel.provider.id, channel: sent.channel.id, ttfbMs: null });
       const tokens = usage.input + usage.cachedInput;
