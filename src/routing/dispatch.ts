@@ -20,6 +20,8 @@ export interface Dispatched {
   response: UpstreamResponse;
   warnings: Encoded['warnings'];
   attempts: Attempt[];
+  /** Milliseconds from the start of dispatch until the winning upstream's response headers. */
+  headersMs: number;
 }
 
 /** Reads at most `limit` bytes of an error body and parses it as JSON when it is JSON. */
@@ -48,6 +50,7 @@ export async function dispatch(
   signal: AbortSignal,
 ): Promise<Dispatched> {
   const attempts: Attempt[] = [];
+  const dispatchStarted = performance.now();
   let lastError: GatewayError | undefined;
   for (const channel of channels) {
     const started = performance.now();
@@ -56,7 +59,7 @@ export async function dispatch(
       const response = await upstream.send(channel.provider.id, encoded.upstream, signal);
       if (response.status >= 200 && response.status < 300) {
         attempts.push({ channel: channel.id, outcome: 'ok', ms: Math.round(performance.now() - started) });
-        return { channel, response, warnings: encoded.warnings, attempts };
+        return { channel, response, warnings: encoded.warnings, attempts, headersMs: Math.round(performance.now() - dispatchStarted) };
       }
       const body = await readErrorBody(response);
       lastError = channel.adapter.classifyError({ kind: 'status', status: response.status, headers: response.headers, body, message: `HTTP ${response.status}` });

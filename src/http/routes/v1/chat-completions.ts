@@ -63,7 +63,7 @@ async function respondJson(
   if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
   const result = chat.decodeResponse(await readUpstreamJson(sent, signal), call);
   const usage = result.usage ?? countedUsage(quote, deliveredFromCompletion(result));
-  const charged = await session.settle(outcome(sent, usage, 'ok', 200, null, null));
+  const charged = await session.settle(outcome(sent, usage, 'ok', 200, null, sent.headersMs));
   result.response.usage = receiptUsage(result.response.usage, usage, charged);
   void reply.header('x-switchyard-credits-charged', formatCredits(charged));
   return result.response;

@@ -38,7 +38,7 @@ export function embeddingsRoute(app: FastifyInstance, deps: AppDeps): void {
       if (!codec) throw new GatewayError('internal_error', 'channel cannot serve embeddings');
       const result = codec.decodeResponse(await readUpstreamJson(sent, signal), { settings: sent.channel.settings, upstreamModel: sent.channel.upstreamModel, stream: false, maxOutputTokens: model.config.maxOutputTokens });
       const usage = result.usage ?? { input: quote.countedInputTokens, cachedInput: 0, cacheWrite: 0, output: 0, reasoning: 0 };
-      const charged = await session.settle({ usage, status: 'ok', httpStatus: 200, errorCode: null, provider: sent.channel.provider.id, channel: sent.channel.id, ttfbMs: null });
+      const charged = await session.settle({ usage, status: 'ok', httpStatus: 200, errorCode: null, provider: sent.channel.provider.id, channel: sent.channel.id, ttfbMs: sent.headersMs });
       const tokens = usage.input + usage.cachedInput;
       result.response.usage = { ...(result.response.usage ?? { prompt_tokens: tokens, total_tokens: tokens }), cost: formatCredits(charged) } as typeof result.response.usage;
       void reply.header('x-switchyard-credits-charged', formatCredits(charged));
