@@ -67,6 +67,36 @@ describe('authentication', () => {
   });
 });
 
+describe('authorization', () => {
+  it('a suspended account → 403 (PermissionDeniedError), at once; reactivated → works again', async () => {
+    const { userId, key } = await t.newUser('1');
+    await t.client(key).models.list();
+    expect((await t.admin('PATCH', `/users/${userId}`, { status: 'suspended' })).json.status).toBe('suspended');
+    const err = await t.client(key).models.list().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('account_suspended');
+    await t.admin('PATCH', `/users/${userId}`, { status: 'active' });
+    await expect(t.client(key).models.list()).resolves.toBeDefined();
+  });
+
+  it('a key limited to some models sees only those; another model → 404 model_not_found', async () => {
+    const user = await t.admin('POST', '/users', { email: `scoped-${Date.now()}@example.com` });
+    const userId = String(user.json.id);
+    await t.admin('POST', `/users/${userId}/credits`, { credits: '5' });
+    const created = await t.admin('POST', `/users/${userId}/keys`, { name: 'scoped', allowed_models: ['gpt-4o-mini'] });
+    expect(created.json.allowed_models).toEqual(['gpt-4o-mini']);
+    const client = t.client(String(created.json.key));
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    expect(ids).toEqual(['gpt-4o-mini']);
+    const err = await client.chat.completions.create({ model: 'renamed-model', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.models.retrieve('renamed-model')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const ok = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], max_tokens: 5 });
+    expect(ok.choices[0]?.message.content).toBe('Hello from mock.');
+  });
+});
+
 describe('request errors', () => {
   it('unknown model → 404 model_not_found (NotFoundError)', async () => {
     const { key } = await t.newUser('1');

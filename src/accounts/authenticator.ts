@@ -65,6 +65,11 @@ export class KeyAuthenticator {
     for (const [hash, entry] of this.cache) if (entry.record.keyId === keyId) this.cache.delete(hash);
   }
 
+  /** Evicts every cached key of a user (after a status change). */
+  evictUser(userId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.record.userId === userId) this.cache.delete(hash);
+  }
+
   async flushLastUsed(): Promise<void> {
     if (this.lastUsed.size === 0) return;
     const batch = this.lastUsed;

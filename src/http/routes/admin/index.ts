@@ -102,6 +102,15 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
 
     admin.get<{ Params: { id: string } }>('/users/:id', async (request) => userView(await requireUser(request.params.id)));
 
+    // Suspending stops every key of the user at once (in this process; other replicas within the auth cache TTL).
+    admin.patch<{ Params: { id: string } }>('/users/:id', async (request) => {
+      const { status } = parseBody(z.object({ status: z.enum(['active', 'suspended']) }), request.body);
+      await requireUser(request.params.id);
+      await store.users.setStatus(request.params.id, status);
+      deps.authenticator.evictUser(request.params.id);
+      return userView(await requireUser(request.params.id));
+    });
+
     admin.post<{ Params: { id: string } }>('/users/:id/credits', async (request) => {
       const input = parseBody(z.object({ credits: z.union([z.string(), z.number()]), reason: z.string().max(500).optional() }), request.body);
       const amount = parseCredits(String(input.credits));
@@ -127,11 +136,20 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
     });
 
     admin.post<{ Params: { id: string } }>('/users/:id/keys', async (request, reply) => {
-      const { name } = parseBody(z.object({ name: z.string().min(1).max(100).default('default') }), request.body);
+      const input = parseBody(
+        z.object({ name: z.string().min(1).max(100).default('default'), allowed_models: z.array(z.string().min(1)).min(1).nullable().default(null) }),
+        request.body,
+      );
       await requireUser(request.params.id);
       const generated = generateApiKey();
-      const record = await store.keys.create({ userId: request.params.id, name, hash: generated.hash, prefix: generated.prefix });
-      return reply.code(201).send({ ...keyView(record), key: generated.key });
+      const record = await store.keys.create({
+        userId: request.params.id,
+        name: input.name,
+        hash: generated.hash,
+        prefix: generated.prefix,
+        allowedModels: input.allowed_models,
+      });
+      return reply.code(201).send({ ...keyView(record), allowed_models: input.allowed_models, key: generated.key });
     });
 
     admin.get<{ Params: { id: string } }>('/users/:id/keys', async (request) => {
