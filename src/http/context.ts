@@ -22,6 +22,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     auth: AuthContext | undefined;
   }
+  interface FastifyContextConfig {
+    /** The route's client protocol error shape (default: OpenAI's). */
+    errorBody?: (error: GatewayError) => unknown;
+  }
 }
 
 /** The model the key asked for, if it exists and the key may use it; 404 otherwise (no existence leak). */

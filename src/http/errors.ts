@@ -48,7 +48,8 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
     }
     if (gatewayError.code === 'client_closed' || reply.raw.destroyed) return;
     if (gatewayError.retryAfter !== undefined) void reply.header('retry-after', String(gatewayError.retryAfter));
-    void reply.code(gatewayError.status).send(openAIErrorBody(gatewayError));
+    const encode = request.routeOptions.config.errorBody ?? openAIErrorBody;
+    void reply.code(gatewayError.status).send(encode(gatewayError));
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new GatewayError('not_found', `Unknown route: ${request.method} ${request.url.split('?')[0] ?? ''}`);

@@ -95,9 +95,36 @@ export interface UpstreamFailure {
   message: string;
 }
 
+/** One of the upstream's own stream frames, read (never changed) for what billing needs. */
+export interface NativeFrame {
+  frame: SseFrame;
+  /** Set when this frame completes the usage report. */
+  usage?: Usage;
+  /** Text of output in this frame (counted only when the upstream reports no usage). */
+  delivered?: string;
+  /** The upstream's normal end of stream. */
+  done?: boolean;
+  /** The upstream reported an error in the stream. */
+  error?: GatewayError;
+}
+
+/**
+ * Same-protocol pass-through (ARCHITECTURE §3 fast path): the client's own body goes upstream unchanged but
+ * for the model name, and the upstream's bytes come back unchanged while a tap reads usage.
+ */
+export interface NativeCodec {
+  encodeRequest(original: Record<string, unknown>, call: CallContext): Encoded;
+  usageFromBody(body: unknown): Usage | undefined;
+  /** Text of the output in a JSON response (for billing when no usage was reported). */
+  deliveredFromBody(body: unknown): string[];
+  tap(frames: AsyncIterable<SseFrame>): AsyncIterable<NativeFrame>;
+}
+
 export interface ProviderAdapter {
   id: string;
   protocol: WireProtocol;
+  /** Present when the adapter can pass its own protocol through untouched. */
+  native?: NativeCodec;
   chat?: {
     encodeRequest(request: ChatRequest, call: CallContext): Encoded;
     decodeResponse(body: unknown, call: CallContext): ChatResult;

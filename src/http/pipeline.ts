@@ -1,0 +1,226 @@
+// The chat request path (ARCHITECTURE §1), shared by every client dialect:
+// decode → (authenticated by the preHandler) → quote + hold → plan → dispatch → respond (JSON or SSE) → settle.
+// Same protocol on both sides → the upstream's own body and frames pass through (with the receipt added);
+// otherwise the canonical OpenAI chat shape sits in between.
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { countTokens } from 'gpt-tokenizer';
+import { BillingSession, type Outcome } from '../billing/session.ts';
+import { quoteChat, type Quote } from '../billing/quote.ts';
+import { GatewayError } from '../domain/errors.ts';
+import { formatCredits } from '../domain/money.ts';
+import type { Usage } from '../domain/usage.ts';
+import type { ChatDialect, ChatStreamEncoder, DecodedChat, Receipt } from '../protocol/dialect.ts';
+import { SSE_HEADERS } from '../protocol/openai/sse.ts';
+import { sseFrames } from '../providers/shared/sse.ts';
+import type { CallContext, ChatResult, SseFrame } from '../providers/shared/types.ts';
+import type { Channel } from '../routing/channels.ts';
+import { dispatch, readUpstreamJson, type Dispatched } from '../routing/dispatch.ts';
+import { plan } from '../routing/plan.ts';
+import { ClientAbortError, toFailure, UpstreamFailureError } from '../upstream/client.ts';
+import { requireAuth, resolveModel, type AppDeps } from './context.ts';
+import { attemptsHeader, cancelOnClientClose } from './routes/v1/common.ts';
+import { StreamWriter } from './sse-writer.ts';
+
+interface Run {
+  deps: AppDeps;
+  reply: FastifyReply;
+  dialect: ChatDialect;
+  decoded: DecodedChat;
+  session: BillingSession;
+  sent: Dispatched;
+  call: CallContext;
+  quote: Quote;
+  signal: AbortSignal;
+  native: boolean;
+}
+
+/** Same protocol on both sides, and both sides able to pass through: no translation at all. */
+function isNative(channel: Channel, dialect: ChatDialect): boolean {
+  return dialect.passThrough !== undefined && channel.adapter.native !== undefined && channel.adapter.protocol === dialect.protocol;
+}
+
+/** Text of the canonical chunk's output, gathered only to bill a stream that ends without usage. */
+function collectDelivered(chunk: ChatCompletionChunk, into: string[]): void {
+  for (const choice of chunk.choices ?? []) {
+    const delta = choice.delta as (typeof choice.delta & { reasoning_content?: unknown }) | undefined;
+    if (!delta) continue;
+    if (typeof delta.content === 'string' && delta.content) into.push(delta.content);
+    if (typeof delta.refusal === 'string' && delta.refusal) into.push(delta.refusal);
+    if (typeof delta.reasoning_content === 'string' && delta.reasoning_content) into.push(delta.reasoning_content);
+    for (const call of delta.tool_calls ?? []) {
+      if (call.function?.name) into.push(call.function.name);
+      if (call.function?.arguments) into.push(call.function.arguments);
+    }
+  }
+}
+
+function deliveredFromCompletion(result: ChatResult): string[] {
+  const out: string[] = [];
+  for (const choice of result.response.choices ?? []) {
+    const m = choice.message;
+    if (typeof m?.content === 'string' && m.content) out.push(m.content);
+    for (const call of m?.tool_calls ?? []) if (call.type === 'function') out.push(call.function.name, call.function.arguments);
+  }
+  return out;
+}
+
+/** Billing when the upstream reported no usage: counted prompt + counted delivered output (docs/billing.md). */
+function countedUsage(quote: Quote, delivered: string[]): Usage | undefined {
+  if (delivered.length === 0) return undefined;
+  return { input: quote.countedInputTokens, cachedInput: 0, cacheWrite: 0, output: countTokens(delivered.join('')), reasoning: 0 };
+}
+
+function outcome(run: Run, usage: Usage | undefined, status: Outcome['status'], httpStatus: number, errorCode: string | null, ttfbMs: number | null): Outcome {
+  return { usage, status, httpStatus, errorCode, provider: run.sent.channel.provider.id, channel: run.sent.channel.id, ttfbMs };
+}
+
+async function respondJson(run: Run): Promise<unknown> {
+  const { sent, session, dialect, reply } = run;
+  const body = await readUpstreamJson(sent, run.signal);
+  let usage: Usage | undefined;
+  let encode: (receipt: Receipt) => unknown;
+  const native = sent.channel.adapter.native;
+  if (run.native && native && dialect.passThrough) {
+    const passThrough = dialect.passThrough;
+    usage = native.usageFromBody(body) ?? countedUsage(run.quote, native.deliveredFromBody(body));
+    encode = (receipt) => passThrough.encodeResponse(body, receipt);
+  } else {
+    const chat = sent.channel.adapter.chat;
+    if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
+    const result = chat.decodeResponse(body, run.call);
+    usage = result.usage ?? countedUsage(run.quote, deliveredFromCompletion(result));
+    const context = { requestId: session.info.requestId, model: session.info.model.config.id, wantsStreamUsage: false };
+    encode = (receipt) => dialect.encodeResponse(result.response, receipt, context);
+  }
+  const cost = await session.settle(outcome(run, usage, 'ok', 200, null, sent.headersMs));
+  void reply.header('x-switchyard-credits-charged', formatCredits(cost));
+  return encode({ usage, cost });
+}
+
+/** The frames of a stream, each already encoded for the client, with what billing needs to know. */
+interface StreamStep {
+  text: string;
+  usage?: Usage;
+  done?: boolean;
+  error?: GatewayError;
+}
+
+async function* nativeSteps(run: Run, frames: AsyncIterable<SseFrame>, delivered: string[]): AsyncGenerator<StreamStep> {
+  const native = run.sent.channel.adapter.native;
+  const passThrough = run.dialect.passThrough;
+  if (!native || !passThrough) throw new GatewayError('internal_error', 'no pass-through codec');
+  for await (const item of native.tap(frames)) {
+    if (item.delivered) delivered.push(item.delivered);
+    const receipt = item.usage ? { usage: item.usage, cost: run.session.chargeFor(item.usage) } : undefined;
+    yield { text: passThrough.frame(item.frame, receipt), usage: item.usage, done: item.done, error: item.error };
+  }
+}
+
+async function* translatedSteps(run: Run, frames: AsyncIterable<SseFrame>, delivered: string[], encoder: ChatStreamEncoder): AsyncGenerator<StreamStep> {
+  const chat = run.sent.channel.adapter.chat;
+  if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
+  for await (const event of chat.decodeStream(frames, run.call)) {
+    if (event.type === 'done') {
+      yield { text: '', done: true };
+    } else if (event.type === 'error') {
+      yield { text: '', error: event.error };
+    } else {
+      collectDelivered(event.chunk, delivered);
+      const receipt = event.usage ? { usage: event.usage, cost: run.session.chargeFor(event.usage) } : undefined;
+      yield { text: encoder.chunk(event.chunk, event.raw, receipt), usage: event.usage };
+    }
+  }
+}
+
+async function respondStream(run: Run): Promise<void> {
+  const { reply, session, sent, signal } = run;
+  const context = { requestId: session.info.requestId, model: session.info.model.config.id, wantsStreamUsage: run.decoded.wantsStreamUsage };
+  const encoder = run.dialect.streamEncoder(context);
+  reply.hijack();
+  const headers: OutgoingHttpHeaders = { ...SSE_HEADERS };
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[name] = value;
+  reply.raw.writeHead(200, headers);
+  const writer = new StreamWriter(reply.raw);
+  const delivered: string[] = [];
+  let usage: Usage | undefined;
+  let completed = false;
+  let failure: GatewayError | undefined;
+  let ttfbMs: number | null = null;
+  const frames = sseFrames(sent.response.body);
+  try {
+    const steps = run.native ? nativeSteps(run, frames, delivered) : translatedSteps(run, frames, delivered, encoder);
+    for await (const step of steps) {
+      if (step.error) {
+        failure = step.error;
+        break;
+      }
+      if (step.usage) usage = step.usage;
+      if (step.done) completed = true;
+      if (step.text) {
+        ttfbMs ??= Math.round(performance.now() - session.info.startedAt);
+        await writer.write(step.text);
+      }
+      // After the end, read on to the end of the body so the upstream connection is reused.
+    }
+  } catch (error) {
+    const mapped = toFailure(error, signal);
+    if (!(mapped instanceof ClientAbortError)) {
+      failure = mapped instanceof UpstreamFailureError ? sent.channel.adapter.classifyError(mapped.failure) : new GatewayError('internal_error', 'The stream failed.');
+    }
+  } finally {
+    if (!sent.response.body.destroyed && !completed) sent.response.body.destroy();
+  }
+  const clientGone = signal.aborted || writer.closed;
+  if (!completed && !failure && !clientGone) {
+    failure = new GatewayError('upstream_bad_response', 'The upstream ended the stream before it was complete.');
+  }
+  const billed = usage ?? countedUsage(run.quote, delivered);
+  if (clientGone) {
+    await session.settle(outcome(run, billed, 'client_closed', 499, 'client_closed', ttfbMs));
+    return;
+  }
+  if (failure) {
+    writer.end(encoder.error(failure));
+    await session.settle(outcome(run, billed, 'error', failure.status, failure.code, ttfbMs));
+    return;
+  }
+  writer.end(encoder.end(billed ? { usage: billed, cost: session.chargeFor(billed) } : undefined));
+  await session.settle(outcome(run, billed, 'ok', 200, null, ttfbMs));
+}
+
+export async function runChat(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, dialect: ChatDialect): Promise<unknown> {
+  const startedAt = performance.now();
+  const decoded = dialect.decode(request.body);
+  const auth = requireAuth(request.auth);
+  const model = resolveModel(deps, auth, decoded.canonical.model, 'chat');
+  const quote = quoteChat(decoded.canonical, model);
+  const session = new BillingSession(
+    deps.store.ledger,
+    { requestId: request.id, userId: auth.userId, keyId: auth.keyId, model, endpoint: dialect.endpoint, stream: decoded.stream, startedAt },
+    deps.config.holdTtlMs,
+  );
+  await session.hold(quote.hold);
+  const signal = cancelOnClientClose(reply);
+  const callFor = (ch: Channel): CallContext => ({ settings: ch.settings, upstreamModel: ch.upstreamModel, stream: decoded.stream, maxOutputTokens: model.config.maxOutputTokens });
+  let sent: Dispatched | undefined;
+  try {
+    sent = await dispatch(deps.upstream, plan(deps.channels.get(model.config.id) ?? []), (ch) => {
+      if (isNative(ch, dialect) && ch.adapter.native) return ch.adapter.native.encodeRequest(decoded.original, callFor(ch));
+      if (!ch.adapter.chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
+      return ch.adapter.chat.encodeRequest(decoded.canonical, callFor(ch));
+    }, signal);
+    void reply.header('x-switchyard-attempts', attemptsHeader(sent.attempts));
+    if (sent.warnings.length > 0) void reply.header('x-switchyard-warnings', JSON.stringify(sent.warnings));
+    const run: Run = { deps, reply, dialect, decoded, session, sent, call: callFor(sent.channel), quote, signal, native: isNative(sent.channel, dialect) };
+    if (decoded.stream) {
+      await respondStream(run);
+      return reply;
+    }
+    return await respondJson(run);
+  } catch (error) {
+    await session.release(signal.aborted ? new ClientAbortError('client closed') : error, sent?.channel.provider.id ?? null, sent?.channel.id ?? null);
+    throw error;
+  }
+}
