@@ -6,6 +6,7 @@ import { installErrorHandling } from './http/errors.ts';
 import { adminRoutes } from './http/routes/admin/index.ts';
 import { chatCompletionsRoute } from './http/routes/v1/chat-completions.ts';
 import { embeddingsRoute } from './http/routes/v1/embeddings.ts';
+import { messagesRoutes } from './http/routes/v1/messages.ts';
 import { modelsRoutes } from './http/routes/v1/models.ts';
 
 export function newRequestId(): string {
@@ -31,6 +32,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   chatCompletionsRoute(app, deps);
   embeddingsRoute(app, deps);
+  messagesRoutes(app, deps);
   modelsRoutes(app, deps);
   adminRoutes(app, deps);
   return app;

@@ -91,7 +91,7 @@ async function respondJson(run: Run): Promise<unknown> {
     if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
     const result = chat.decodeResponse(body, run.call);
     usage = result.usage ?? countedUsage(run.quote, deliveredFromCompletion(result));
-    const context = { requestId: session.info.requestId, model: session.info.model.config.id, wantsStreamUsage: false };
+    const context = { requestId: session.info.requestId, model: session.info.model.config.id, wantsStreamUsage: false, countedInputTokens: run.quote.countedInputTokens };
     encode = (receipt) => dialect.encodeResponse(result.response, receipt, context);
   }
   const cost = await session.settle(outcome(run, usage, 'ok', 200, null, sent.headersMs));
@@ -136,7 +136,7 @@ async function* translatedSteps(run: Run, frames: AsyncIterable<SseFrame>, deliv
 
 async function respondStream(run: Run): Promise<void> {
   const { reply, session, sent, signal } = run;
-  const context = { requestId: session.info.requestId, model: session.info.model.config.id, wantsStreamUsage: run.decoded.wantsStreamUsage };
+  const context = { requestId: session.info.requestId, model: session.info.model.config.id, wantsStreamUsage: run.decoded.wantsStreamUsage, countedInputTokens: run.quote.countedInputTokens };
   const encoder = run.dialect.streamEncoder(context);
   reply.hijack();
   const headers: OutgoingHttpHeaders = { ...SSE_HEADERS };
@@ -212,8 +212,10 @@ export async function runChat(deps: AppDeps, request: FastifyRequest, reply: Fas
       return ch.adapter.chat.encodeRequest(decoded.canonical, callFor(ch));
     }, signal);
     void reply.header('x-switchyard-attempts', attemptsHeader(sent.attempts));
-    if (sent.warnings.length > 0) void reply.header('x-switchyard-warnings', JSON.stringify(sent.warnings));
-    const run: Run = { deps, reply, dialect, decoded, session, sent, call: callFor(sent.channel), quote, signal, native: isNative(sent.channel, dialect) };
+    const native = isNative(sent.channel, dialect);
+    const warnings = native ? sent.warnings : [...decoded.warnings, ...sent.warnings];
+    if (warnings.length > 0) void reply.header('x-switchyard-warnings', JSON.stringify(warnings));
+    const run: Run = { deps, reply, dialect, decoded, session, sent, call: callFor(sent.channel), quote, signal, native };
     if (decoded.stream) {
       await respondStream(run);
       return reply;

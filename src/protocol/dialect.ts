@@ -5,7 +5,7 @@ import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/
 import type { GatewayError } from '../domain/errors.ts';
 import type { MicroCredits } from '../domain/money.ts';
 import type { Usage } from '../domain/usage.ts';
-import type { ChatRequest, SseFrame, WireProtocol } from '../providers/shared/types.ts';
+import type { ChatRequest, SseFrame, Warning, WireProtocol } from '../providers/shared/types.ts';
 
 /** What the request was billed: the usage the charge was computed from and the charge itself. */
 export interface Receipt {
@@ -21,6 +21,8 @@ export interface DecodedChat {
   stream: boolean;
   /** The client asked for usage in the stream (OpenAI: stream_options.include_usage). */
   wantsStreamUsage: boolean;
+  /** What the translation to the canonical request could not carry (reported in x-switchyard-warnings). */
+  warnings: Warning[];
 }
 
 export interface DialectContext {
@@ -28,6 +30,8 @@ export interface DialectContext {
   /** The public model id the client asked for. */
   model: string;
   wantsStreamUsage: boolean;
+  /** The prompt as the gateway counted it (for protocols that announce input tokens before usage arrives). */
+  countedInputTokens: number;
 }
 
 export interface ChatStreamEncoder {

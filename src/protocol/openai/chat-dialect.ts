@@ -37,6 +37,7 @@ export const openAIChatDialect: ChatDialect = {
       original: canonical,
       stream: canonical.stream === true,
       wantsStreamUsage: canonical.stream_options?.include_usage === true,
+      warnings: [],
     };
   },
   encodeResponse(response, receipt) {

@@ -1,0 +1,42 @@
+// Anthropic's error shape for /v1/messages, from the same catalogue as every other error.
+// https://docs.claude.com/en/api/errors — {"type":"error","error":{"type","message"},"request_id"}
+import type { GatewayError } from '../../domain/errors.ts';
+
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'billing_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'timeout_error'
+  | 'api_error'
+  | 'overloaded_error';
+
+export function anthropicErrorType(error: GatewayError): AnthropicErrorType {
+  switch (error.status) {
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 503:
+      return 'overloaded_error';
+    case 504:
+      return 'timeout_error';
+    default:
+      return error.status >= 500 ? 'api_error' : 'invalid_request_error';
+  }
+}
+
+export function anthropicErrorBody(error: GatewayError, requestId: string | null = null): Record<string, unknown> {
+  return { type: 'error', error: { type: anthropicErrorType(error), message: error.message }, request_id: requestId };
+}
