@@ -103,7 +103,8 @@ describe('/v1/messages → OpenAI-compatible upstream', () => {
   });
 
   it('reports parameters it cannot translate in x-switchyard-warnings', async () => {
-    const { response } = await anthropic().messages.create({ model: 'gpt-4o-mini', max_tokens: 10, top_k: 5, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    const body = { model: 'gpt-4o-mini', max_tokens: 10, top_k: 5, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const { response } = await anthropic().messages.create(body as Parameters<Anthropic['messages']['create']>[0] & { stream?: false }).withResponse();
     const warnings = JSON.parse(response.headers.get('x-switchyard-warnings') ?? '[]') as Array<{ param: string }>;
     expect(warnings.map((w) => w.param)).toContain('top_k');
     expect(lastUpstreamBody().top_k).toBeUndefined();

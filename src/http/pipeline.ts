@@ -186,7 +186,8 @@ async function respondStream(run: Run): Promise<void> {
     await session.settle(outcome(run, billed, 'error', failure.status, failure.code, ttfbMs));
     return;
   }
-  writer.end(encoder.end(billed ? { usage: billed, cost: session.chargeFor(billed) } : undefined));
+  // A passed-through stream already carried the upstream's own end; a translated one gets the dialect's.
+  writer.end(run.native ? '' : encoder.end(billed ? { usage: billed, cost: session.chargeFor(billed) } : undefined));
   await session.settle(outcome(run, billed, 'ok', 200, null, ttfbMs));
 }
 

@@ -1,10 +1,12 @@
 // The provider registry: a config `type:` names an adapter.
+import { anthropicAdapter } from './anthropic/adapter.ts';
 import { openAICompatibleAdapter } from './openai-compatible/adapter.ts';
 import type { ProviderAdapter } from './shared/types.ts';
 
 const ADAPTERS: ReadonlyMap<string, ProviderAdapter> = new Map([
   ['openai-compatible', openAICompatibleAdapter],
   ['openai', openAICompatibleAdapter],
+  ['anthropic', anthropicAdapter],
 ]);
 
 export function adapterFor(type: string): ProviderAdapter | undefined {
