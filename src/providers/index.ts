@@ -1,5 +1,6 @@
 // The provider registry: a config `type:` names an adapter.
 import { anthropicAdapter } from './anthropic/adapter.ts';
+import { geminiAdapter } from './gemini/adapter.ts';
 import { openAICompatibleAdapter } from './openai-compatible/adapter.ts';
 import type { ProviderAdapter } from './shared/types.ts';
 
@@ -7,6 +8,7 @@ const ADAPTERS: ReadonlyMap<string, ProviderAdapter> = new Map([
   ['openai-compatible', openAICompatibleAdapter],
   ['openai', openAICompatibleAdapter],
   ['anthropic', anthropicAdapter],
+  ['gemini', geminiAdapter],
 ]);
 
 export function adapterFor(type: string): ProviderAdapter | undefined {
