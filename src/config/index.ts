@@ -16,8 +16,10 @@ export interface Timeouts {
 export interface ProviderConfig {
   id: string;
   type: string;
-  baseUrl: string;
+  /** Undefined when omitted: the channel resolver then uses the type's default base URL, if it has one. */
+  baseUrl: string | undefined;
   apiKey: string | undefined;
+  apiVersion: string | undefined;
   headers: Readonly<Record<string, string>>;
   timeouts: Timeouts;
 }
@@ -176,8 +178,9 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     return Object.freeze({
       id: p.id,
       type: p.type,
-      baseUrl: p.base_url.replace(/\/+$/, ''),
+      baseUrl: p.base_url?.replace(/\/+$/, ''),
       apiKey: p.api_key,
+      apiVersion: p.api_version,
       headers: Object.freeze({ ...(p.headers ?? {}) }),
       timeouts: Object.freeze({
         connectMs: p.timeouts?.connect_ms ?? DEFAULT_TIMEOUTS.connectMs,

@@ -13,8 +13,11 @@ export const priceSchema = z.strictObject({
 export const providerSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"'),
   type: z.string().min(1),
-  base_url: z.url({ protocol: /^https?$/ }),
+  /** Optional when the type has a default (a hosted vendor); the channel resolver requires it otherwise. */
+  base_url: z.url({ protocol: /^https?$/ }).optional(),
   api_key: z.string().optional(),
+  /** Read by types that declare it (Azure OpenAI: a dated version, `v1` or `preview`). */
+  api_version: z.string().min(1).optional(),
   headers: z.record(z.string(), z.string()).optional(),
   timeouts: z
     .strictObject({

@@ -2,11 +2,20 @@
 // https://platform.openai.com/docs/api-reference/chat-streaming
 // With stream_options.include_usage the last chunk before [DONE] has `choices: []` and the usage.
 // Some compatible servers send `data: {"error": {...}}` mid-stream: that becomes an error event.
+// Some report the usage inside the last choice instead (`choices[0].usage`, as Moonshot's streams have);
+// it is read from there when the chunk has none of its own.
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { GatewayError } from '../../domain/errors.ts';
 import type { ChatStreamEvent, SseFrame } from '../shared/types.ts';
 import { isObject, summarizeUpstreamError } from '../shared/usage.ts';
 import { usageFromOpenAI } from './response.ts';
+
+function chunkUsage(chunk: Record<string, unknown>): unknown {
+  if (isObject(chunk.usage)) return chunk.usage;
+  if (!Array.isArray(chunk.choices)) return undefined;
+  for (const choice of chunk.choices) if (isObject(choice) && isObject(choice.usage)) return choice.usage;
+  return undefined;
+}
 
 export async function* decodeChatStream(frames: AsyncIterable<SseFrame>): AsyncGenerator<ChatStreamEvent> {
   let done = false;
@@ -32,11 +41,6 @@ export async function* decodeChatStream(frames: AsyncIterable<SseFrame>): AsyncG
       yield { type: 'error', error: new GatewayError('upstream_error', summarizeUpstreamError(parsed, undefined)) };
       return;
     }
-    yield {
-      type: 'chunk',
-      chunk: parsed as unknown as ChatCompletionChunk,
-      raw: data,
-      usage: parsed.usage === undefined || parsed.usage === null ? undefined : usageFromOpenAI(parsed.usage),
-    };
+    yield { type: 'chunk', chunk: parsed as unknown as ChatCompletionChunk, raw: data, usage: usageFromOpenAI(chunkUsage(parsed)) };
   }
 }

@@ -28,6 +28,8 @@ export interface ChannelSettings {
   baseUrl: string;
   apiKey: string | undefined;
   headers: Readonly<Record<string, string>>;
+  /** The provider's `api_version` (Azure OpenAI); undefined when not configured. */
+  apiVersion?: string | undefined;
 }
 
 export interface CallContext {
@@ -120,9 +122,46 @@ export interface NativeCodec {
   tap(frames: AsyncIterable<SseFrame>): AsyncIterable<NativeFrame>;
 }
 
+/** How an upstream takes the API key: `Authorization: Bearer <key>`, not at all, or in a named header. */
+export type AuthStyle = 'bearer' | 'none' | { header: string };
+
+/**
+ * Streamed usage: `include_usage` = reported only when asked with `stream_options.include_usage`; `always` =
+ * reported without being asked; `never` = not reported (the gateway bills by counting).
+ */
+export type StreamUsagePolicy = 'include_usage' | 'always' | 'never';
+
+export interface ProviderCapabilities {
+  chat: boolean;
+  embeddings: boolean;
+  tools: boolean;
+  vision: boolean;
+  jsonSchema: boolean;
+}
+
+/** What a provider type is and does, for start-up defaults and the generated docs/providers.md. */
+export interface ProviderDescription {
+  name: string;
+  /** The provider's own documentation of its API (or of its OpenAI compatibility). */
+  docsUrl: string;
+  /** Used when the provider's config omits `base_url`. */
+  defaultBaseUrl?: string;
+  auth: AuthStyle;
+  streamUsage?: StreamUsagePolicy;
+  /** Request parameters always removed (each one reported as a warning). */
+  unsupportedParams?: readonly string[];
+  /** Other quirks, human-readable: per-model removals, renamed or limited parameters, notes. */
+  quirks?: readonly string[];
+  capabilities?: ProviderCapabilities;
+  /** Provider config fields beyond the common ones that this type reads (e.g. `api_version`). */
+  configFields?: readonly string[];
+}
+
 export interface ProviderAdapter {
   id: string;
   protocol: WireProtocol;
+  /** Optional metadata: the default base URL and what docs/providers.md says about the type. */
+  describe?: ProviderDescription;
   /** Present when the adapter can pass its own protocol through untouched. */
   native?: NativeCodec;
   chat?: {
