@@ -12,6 +12,7 @@ import {
   createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, revokeKey, setUserStatus, sumEntries,
   usageRepo,
 } from '../repos.ts';
+import { startCheckpointer } from './checkpointer.ts';
 import { GroupCommit } from './group-commit.ts';
 import { sqliteOps, type SqliteOps } from './ledger.ts';
 
@@ -35,6 +36,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
   // Prepared on first use (or right after migrate): statements cannot be prepared before the tables exist.
   const ops = (): SqliteOps => (prepared ??= sqliteOps(db));
   const commits = new GroupCommit(db);
+  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(db, file);
 
   return {
     dialect: 'sqlite',
@@ -64,6 +66,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
       ops();
     },
     async close() {
+      await checkpointer?.close();
       await kysely.destroy();
       if (db.open) db.close();
     },
