@@ -1,11 +1,13 @@
-// `npm run bench` — Switchyard's gateway next to a direct call to the mock upstream and an nginx proxy hop.
+// `npm run bench` — Switchyard's gateway next to a direct call to the mock upstream, an nginx proxy hop and a
+// bare Fastify + undici proxy (node-floor).
 //
 //   node --import tsx bench/run.ts [--profile]
 //   env: BENCH_DURATION (s per scenario, default 10), BENCH_WARMUP (s, default 2), BENCH_CONNECTIONS (default 64)
 //
-// Starts the mock upstream (own process), nginx (if installed) and the gateway (`node bin/switchyard.js serve`,
-// SQLite in a temp dir), loads each with autocannon, prints a markdown table and writes it to bench/results.md
-// (with --profile: bench/.tmp/results-profile.md, since a profiled gateway is slower). See bench/README.md.
+// Starts the mock upstream (own process), nginx (if installed), node-floor (bench/node-floor.ts, own process) and
+// the gateway (`node bin/switchyard.js serve`, SQLite in a temp dir), loads each with autocannon, prints a markdown
+// table and writes it to bench/results.md (with --profile: bench/.tmp/results-profile.md, since a profiled gateway
+// is slower). See bench/README.md.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -19,7 +21,7 @@ import { checkTarget, runLoad, stopLoad } from './lib/load.ts';
 import { findNginx, NGINX_INSTALL_HINT, NGINX_MODE, startNginx } from './lib/nginx.ts';
 import { newestProfile, profileMarkdown, summarizeProfile } from './lib/profile.ts';
 import type { Window } from './lib/profile.ts';
-import { describeMachine, failures, resultsMarkdown, resultsTable, ratiosSection, scenarioName } from './lib/report.ts';
+import { describeMachine, failures, floorBelowTarget, resultsMarkdown, resultsTable, ratiosSection, scenarioName } from './lib/report.ts';
 import type { Mode, ScenarioRow, TargetName } from './lib/report.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
@@ -53,7 +55,7 @@ const connections = Math.round(numberEnv('BENCH_CONNECTIONS', 64, 1));
 const PROFILE_DIR = join(repoRoot, 'bench/.tmp/profiles');
 const RESULTS_FILE = profiling ? join(repoRoot, 'bench/.tmp/results-profile.md') : join(repoRoot, 'bench/results.md');
 const MODES: Mode[] = ['JSON', 'SSE'];
-const TARGETS: TargetName[] = ['direct', 'nginx', 'gateway'];
+const TARGETS: TargetName[] = ['direct', 'nginx', 'node-floor', 'gateway'];
 
 const log = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
@@ -96,23 +98,27 @@ watchdog.unref();
 
 // ---------------------------------------------------------------------------------------------------------
 
-function autocannonVersion(): string {
+function packageVersion(name: string): string {
   try {
-    const pkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules/autocannon/package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? '?';
   } catch {
     return '?';
   }
 }
 
-async function startMock(): Promise<{ child: Child; port: number }> {
-  const child = startChild('mock upstream', process.execPath, ['--import', 'tsx', 'bench/mock-server.ts', '0'], {
+/**
+ * Starts one of the bench's own TypeScript servers (`node --import tsx bench/<script> …args`) in its own process,
+ * with an IPC channel so it stops when the bench goes away, and waits for the `{"port":N}` line it prints.
+ */
+async function startPortPrinter(name: string, script: string, scriptArgs: string[]): Promise<{ child: Child; port: number }> {
+  const child = startChild(name, process.execPath, ['--import', 'tsx', script, ...scriptArgs], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     graceMs: 3000,
   });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the mock upstream did not start within 30 s. Its output:\n${indent(child.output())}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`the ${name} did not start within 30 s. Its output:\n${indent(child.output())}`)), 30_000);
     child.onLine = (line) => {
       try {
         const msg = JSON.parse(line) as { port?: unknown };
@@ -126,7 +132,7 @@ async function startMock(): Promise<{ child: Child; port: number }> {
     };
     void child.exit.then(() => {
       clearTimeout(timer);
-      reject(new Error(`the mock upstream exited (${describeExit(child)}) before listening. Its output:\n${indent(child.output())}`));
+      reject(new Error(`the ${name} exited (${describeExit(child)}) before listening. Its output:\n${indent(child.output())}`));
     });
   });
   return { child, port };
@@ -196,7 +202,7 @@ async function main(): Promise<number> {
     unavailable.set('nginx', 'nginx not installed (`apt-get install -y nginx`)');
   }
 
-  const mock = await startMock();
+  const mock = await startPortPrinter('mock upstream', 'bench/mock-server.ts', ['0']);
   const mockBase = `http://127.0.0.1:${mock.port}`;
   const mockAuth = { authorization: `Bearer ${MOCK_API_KEY}` };
   endpoints.set('direct', { url: `${mockBase}/v1/chat/completions`, headers: mockAuth });
@@ -216,6 +222,23 @@ async function main(): Promise<number> {
       notes.push(`nginx failure:\n\n\`\`\`\n${msg}\n\`\`\``);
       unavailable.set('nginx', 'nginx did not start (see notes)');
     }
+  }
+
+  // node-floor: Fastify + undici and nothing else, the fastest a Node.js proxy of the gateway's make goes here.
+  let floor: Child | undefined;
+  try {
+    const floorStarted = await startPortPrinter('node-floor proxy', 'bench/node-floor.ts', [mockBase, MOCK_API_KEY, '0']);
+    floor = floorStarted.child;
+    endpoints.set('node-floor', { url: `http://127.0.0.1:${floorStarted.port}/v1/chat/completions`, headers: {} });
+    const idle = rssBytes(floor.pid);
+    log(`node-floor: http://127.0.0.1:${floorStarted.port} → mock (pid ${floor.pid}, RSS ${idle === undefined ? '?' : (idle / 2 ** 20).toFixed(0)} MB idle)`);
+    if (idle !== undefined) notes.push(`node-floor RSS after start-up, before any load: ${(idle / 2 ** 20).toFixed(0)} MB.`);
+  } catch (error) {
+    const msg = `node-floor did not start: ${(error as Error).message}`;
+    log(msg);
+    warnings.push(msg.split('\n')[0] ?? msg);
+    notes.push(`node-floor failure:\n\n\`\`\`\n${msg}\n\`\`\``);
+    unavailable.set('node-floor', 'node-floor did not start (see notes)');
   }
 
   let gateway: Gateway | undefined;
@@ -256,14 +279,16 @@ async function main(): Promise<number> {
   for (const mode of MODES) {
     for (const target of TARGETS) {
       const ep = endpoints.get(target);
-      const why = unavailable.get(target) ?? (gateway?.child.exited && target === 'gateway' ? `gateway exited (${describeExit(gateway.child)})` : undefined);
+      const exitedChild = target === 'gateway' ? gateway?.child : target === 'node-floor' ? floor : undefined;
+      const why = unavailable.get(target) ?? (exitedChild?.exited ? `${target} exited (${describeExit(exitedChild)})` : undefined);
       if (!ep || why !== undefined) {
         rows.push({ target, mode, skipped: why ?? 'not available' });
         log(`${target}-${mode}: skipped (${why ?? 'not available'})`);
         continue;
       }
       const spec = { url: ep.url, headers: ep.headers, body: mode === 'JSON' ? JSON_BODY : SSE_BODY, connections };
-      const sampler = target === 'gateway' && gateway ? new RssSampler(gateway.child.pid) : undefined;
+      const sampled = target === 'gateway' ? gateway?.child : target === 'node-floor' ? floor : undefined;
+      const sampler = sampled ? new RssSampler(sampled.pid) : undefined;
       if (warmupS > 0) {
         const warm = await runLoad({ ...spec, durationS: warmupS });
         if (warm.errors + warm.non2xx > 0) notes.push(`Warm-up of ${target}-${mode} had ${warm.errors} errors and ${warm.non2xx} non-2xx responses.`);
@@ -321,18 +346,23 @@ async function main(): Promise<number> {
       profileText = profileMarkdown(summarizeProfile(file, repoRoot, 15, profileWindows), repoRoot);
     }
   }
+  if (floor) {
+    if (floor.exited) warnings.push(`The node-floor process exited during the run (${describeExit(floor)}).`);
+    else await stopChild(floor);
+  }
   if (nginx) await stopChild(nginx);
   await stopChild(mock.child);
 
   const settings = [
-    `Load generator: autocannon ${autocannonVersion()} (programmatic, in the bench's own process), ${connections} connections, pipelining 1, ${durationS} s per scenario after a ${warmupS} s warm-up that is not counted.`,
+    `Load generator: autocannon ${packageVersion('autocannon')} (programmatic, in the bench's own process), ${connections} connections, pipelining 1, ${durationS} s per scenario after a ${warmupS} s warm-up that is not counted.`,
     `req/s = 2xx responses ÷ measured seconds. p50/p99 = exact percentiles over every 2xx response, from writing the request to the last byte of the response (for SSE: the whole stream).`,
     `JSON body: \`${JSON_BODY}\``,
     `SSE body: \`${SSE_BODY}\` → the mock answers ${SSE_WORDS + 4} SSE frames (role, ${SSE_WORDS} words, finish, usage) + \`[DONE]\`, written in one go.`,
     `Mock upstream: test/upstreams/openai.ts in its own Node process (bench/mock-server.ts).`,
     nginxBin ? `nginx ${nginxBin.version}: ${NGINX_MODE}; \`upstream { keepalive 64; }\`, \`proxy_http_version 1.1\`, \`Connection ""\`, \`proxy_buffering off\`, \`access_log off\`.` : 'nginx: not installed.',
+    `node-floor: \`node --import tsx bench/node-floor.ts\` (one process): Fastify ${packageVersion('fastify')} + undici ${packageVersion('undici')} (the gateway's versions), a keep-alive undici Agent with the gateway's settings, no auth, billing, database, validation or token counting; JSON: \`await res.body.json()\` then \`reply.send(json)\`; SSE: \`reply.hijack()\`, 200 + \`text/event-stream\`, the upstream body's chunks written as they come. RSS sampled like the gateway's.`,
     `Gateway: \`node ${nodeFlags.length > 0 ? `${nodeFlags.join(' ')} ` : ''}bin/switchyard.js serve\` (one process), SQLite in a temp dir, LOG_LEVEL=warn, one provider (the mock) and one model; RSS from /proc/<pid>/status every 250 ms during the measured run (peak) and right after it (end).`,
-    `Every process (load generator, mock, nginx, gateway) runs on the same ${machine.cores} cores and only on 127.0.0.1: the numbers compare the three paths with each other, they are not the gateway's capacity on a dedicated machine.`,
+    `Every process (load generator, mock, nginx, node-floor, gateway) runs on the same ${machine.cores} cores and only on 127.0.0.1: the numbers compare the four paths with each other, they are not the gateway's capacity on a dedicated machine.`,
     `Whole run: ${((Date.now() - started) / 1000).toFixed(0)} s.`,
   ];
   if (profiling) notes.unshift('This run was CPU-profiled (--profile): the gateway is slower than without the profiler; use bench/results.md for the numbers.');
@@ -340,7 +370,8 @@ async function main(): Promise<number> {
   const markdown = resultsMarkdown({ machine, rows, settings, checks, notes, warnings, profile: profileText });
   writeFileSync(RESULTS_FILE, markdown);
 
-  process.stdout.write(`\n${resultsTable(rows)}\n\nGateway ratios (req/s):\n${ratiosSection(rows)}\n`);
+  process.stdout.write(`\n${resultsTable(rows)}\n\nRatios (req/s):\n${ratiosSection(rows)}\n`);
+  for (const line of floorBelowTarget(rows)) process.stdout.write(`\n${line.replaceAll('**', '')}\n`);
   if (profileText) process.stdout.write(`\n${profileText}\n`);
   if (warnings.length > 0) {
     process.stdout.write(`\n${'!'.repeat(100)}\n!! THIS RUN HAD PROBLEMS:\n${warnings.map((w) => `!!  - ${w}`).join('\n')}\n${'!'.repeat(100)}\n`);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem, type as osType } from 'node:os';
 import type { LoadOutcome } from './load.ts';
 
-export type TargetName = 'direct' | 'nginx' | 'gateway';
+export type TargetName = 'direct' | 'nginx' | 'node-floor' | 'gateway';
 export type Mode = 'JSON' | 'SSE';
 
 export interface ScenarioRow {
@@ -12,7 +12,7 @@ export interface ScenarioRow {
   /** Undefined when the scenario could not run (e.g. nginx missing); `skipped` says why. */
   outcome?: LoadOutcome;
   skipped?: string;
-  /** Gateway rows: RSS during the measured run, bytes. */
+  /** node-floor and gateway rows: the proxy process's RSS during the measured run, bytes. */
   rssPeak?: number;
   rssEnd?: number;
 }
@@ -77,21 +77,26 @@ function errorCell(row: ScenarioRow): string {
   return `**${base}** ⚠ ${[...codes, ...kinds].join(', ')}`;
 }
 
+const times = (x: number | undefined): string => (x === undefined ? '' : `${fixed(x, 2)}×`);
+const timesOrNa = (x: number | undefined): string => (x === undefined ? 'n/a' : `${fixed(x, 2)}×`);
+
 export function resultsTable(rows: ScenarioRow[]): string {
   const lines = [
-    '| scenario | req/s | p50 ms | p99 ms | errors / non-2xx | gateway RSS peak / end MB | ratio vs nginx |',
-    '|---|---:|---:|---:|---|---:|---:|',
+    '| scenario | req/s | p50 ms | p99 ms | errors / non-2xx | proxy RSS peak / end MB | ÷ nginx req/s | gateway ÷ node-floor req/s |',
+    '|---|---:|---:|---:|---|---:|---:|---:|',
   ];
   for (const row of rows) {
     const o = row.outcome;
     if (!o) {
-      lines.push(`| ${scenarioName(row)} | skipped: ${row.skipped ?? 'not run'} | | | | | |`);
+      lines.push(`| ${scenarioName(row)} | skipped: ${row.skipped ?? 'not run'} | | | | | | |`);
       continue;
     }
-    const rss = row.target === 'gateway' ? `${mb(row.rssPeak)} / ${mb(row.rssEnd)}` : '';
-    const r = row.target === 'gateway' ? ratio(rows, 'gateway', 'nginx', row.mode) : undefined;
+    const proxy = row.target === 'gateway' || row.target === 'node-floor';
+    const rss = proxy && row.rssPeak !== undefined ? `${mb(row.rssPeak)} / ${mb(row.rssEnd)}` : '';
+    const vsNginx = proxy ? ratio(rows, row.target, 'nginx', row.mode) : undefined;
+    const vsFloor = row.target === 'gateway' ? ratio(rows, 'gateway', 'node-floor', row.mode) : undefined;
     lines.push(
-      `| ${scenarioName(row)} | ${fixed(o.reqPerSec, 0)} | ${fixed(o.p50, 2)} | ${fixed(o.p99, 2)} | ${errorCell(row)} | ${rss} | ${r === undefined ? '' : `${fixed(r, 2)}×`} |`,
+      `| ${scenarioName(row)} | ${fixed(o.reqPerSec, 0)} | ${fixed(o.p50, 2)} | ${fixed(o.p99, 2)} | ${errorCell(row)} | ${rss} | ${times(vsNginx)} | ${times(vsFloor)} |`,
     );
   }
   return lines.join('\n');
@@ -99,28 +104,55 @@ export function resultsTable(rows: ScenarioRow[]): string {
 
 export const TARGET_RATIO = 0.6;
 
+/** One line per mode: the target verdict, where the gap comes from (gateway ÷ node-floor, node-floor ÷ nginx), the rest. */
 export function ratiosSection(rows: ScenarioRow[]): string {
   const lines: string[] = [];
   for (const mode of ['JSON', 'SSE'] as const) {
     const vsNginx = ratio(rows, 'gateway', 'nginx', mode);
-    const vsDirect = ratio(rows, 'gateway', 'direct', mode);
-    const nginxVsDirect = ratio(rows, 'nginx', 'direct', mode);
+    const vsFloor = ratio(rows, 'gateway', 'node-floor', mode);
+    const floorVsNginx = ratio(rows, 'node-floor', 'nginx', mode);
     const g = findRow(rows, 'gateway', mode)?.outcome;
     const n = findRow(rows, 'nginx', mode)?.outcome;
+    const f = findRow(rows, 'node-floor', mode)?.outcome;
     const d = findRow(rows, 'direct', mode)?.outcome;
     const verdict =
       vsNginx === undefined ? 'not measured' : vsNginx >= TARGET_RATIO ? `meets the ≥ ${TARGET_RATIO}× target` : `**below the ≥ ${TARGET_RATIO}× target**`;
+    const floorVerdict =
+      floorVsNginx === undefined ? 'not measured' : floorVsNginx >= TARGET_RATIO ? `≥ ${TARGET_RATIO}×` : `**below ${TARGET_RATIO}×**`;
     const parts = [
-      `- ${mode}: gateway / nginx = ${vsNginx === undefined ? 'n/a' : `${fixed(vsNginx, 2)}×`} (${verdict})`,
-      `gateway / direct = ${vsDirect === undefined ? 'n/a' : `${fixed(vsDirect, 2)}×`}`,
-      `nginx / direct = ${nginxVsDirect === undefined ? 'n/a' : `${fixed(nginxVsDirect, 2)}×`}`,
+      `- ${mode}: gateway ÷ nginx = ${timesOrNa(vsNginx)} (${verdict})`,
+      `gateway ÷ node-floor = ${timesOrNa(vsFloor)} (the cost of Switchyard's own work)`,
+      `node-floor ÷ nginx = ${timesOrNa(floorVsNginx)} (the cost of Node.js itself; ${floorVerdict})`,
+      `gateway ÷ direct = ${timesOrNa(ratio(rows, 'gateway', 'direct', mode))}`,
+      `node-floor ÷ direct = ${timesOrNa(ratio(rows, 'node-floor', 'direct', mode))}`,
+      `nginx ÷ direct = ${timesOrNa(ratio(rows, 'nginx', 'direct', mode))}`,
     ];
     if (g && d) parts.push(`p50 added by the gateway over direct: ${fixed(g.p50 - d.p50, 2)} ms`);
     if (g && n) parts.push(`over nginx: ${fixed(g.p50 - n.p50, 2)} ms`);
+    if (g && f) parts.push(`over node-floor: ${fixed(g.p50 - f.p50, 2)} ms`);
     lines.push(parts.join('; '));
   }
   return lines.join('\n');
 }
+
+/**
+ * The plain statement results.md must make when Node.js itself cannot reach the target: one line per mode where
+ * node-floor ÷ nginx < TARGET_RATIO (empty when it is not, or when either was not measured).
+ */
+export function floorBelowTarget(rows: ScenarioRow[]): string[] {
+  const out: string[] = [];
+  for (const mode of ['JSON', 'SSE'] as const) {
+    const r = ratio(rows, 'node-floor', 'nginx', mode);
+    if (r === undefined || r >= TARGET_RATIO) continue;
+    out.push(
+      `**${mode}: node-floor itself reaches only ${fixed(r, 2)}× nginx, below ${TARGET_RATIO}×, so on this machine the ≥ ${TARGET_RATIO}× nginx target cannot be met by any Node.js proxy** — not even one built from the gateway's libraries (Fastify + undici) that does nothing but forward. The gateway's ceiling here is node-floor's ${fixed(findRow(rows, 'node-floor', mode)?.outcome?.reqPerSec ?? Number.NaN, 0)} req/s; gateway ÷ node-floor is the part Switchyard's own code can improve.`,
+    );
+  }
+  return out;
+}
+
+export const RATIOS_EXPLAINED =
+  "node-floor is the fastest a Node.js proxy built from the same HTTP server and client libraries as the gateway (Fastify 5 + undici 7, no gateway logic) reaches on this machine; gateway ÷ node-floor is the cost of Switchyard's own work (auth, validation, token counting, hold, settle, usage event); node-floor ÷ nginx is the cost of Node.js itself.";
 
 export interface ReportInput {
   machine: Machine;
@@ -160,11 +192,15 @@ export function resultsMarkdown(input: ReportInput): string {
     '',
     resultsTable(input.rows),
     '',
-    'Gateway ratios (req/s):',
+    'Ratios (req/s):',
     '',
     ratiosSection(input.rows),
     '',
+    RATIOS_EXPLAINED,
+    '',
   );
+  const floorLines = floorBelowTarget(input.rows);
+  if (floorLines.length > 0) out.push(...floorLines.map((l) => `> ${l}`).join('\n>\n').split('\n'), '');
   const item = (text: string): string => `- ${text.split('\n').join('\n  ')}`.replace(/\n {2}$/gm, '\n');
   if (input.checks.length > 0) out.push('## Answer checks (one request per target before the load)', '', ...input.checks.map(item), '');
   if (input.notes.length > 0) out.push('## Notes', '', ...input.notes.map(item), '');
