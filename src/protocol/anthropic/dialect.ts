@@ -1,4 +1,4 @@
-// The Anthropic Messages dialect (POST /v1/messages): any upstream, byte pass-through to Anthropic upstreams.
+// The Anthropic Messages dialect (POST /v1/messages): every upstream; byte pass-through to Anthropic upstreams.
 // https://docs.claude.com/en/api/messages
 import { formatCredits } from '../../domain/money.ts';
 import { isObject } from '../../providers/shared/usage.ts';

@@ -60,5 +60,5 @@ export function openAICompatible(vendor: Vendor): ProviderAdapter {
   return adapter;
 }
 
-/** `type: openai-compatible`: any OpenAI-compatible server, no quirks (the same-protocol fast path). */
+/** `type: openai-compatible`: every OpenAI-compatible server, no quirks (the same-protocol fast path). */
 export const openAICompatibleAdapter: ProviderAdapter = openAICompatible(genericVendor);
