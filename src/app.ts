@@ -8,6 +8,7 @@ import { chatCompletionsRoute } from './http/routes/v1/chat-completions.ts';
 import { embeddingsRoute } from './http/routes/v1/embeddings.ts';
 import { messagesRoutes } from './http/routes/v1/messages.ts';
 import { modelsRoutes } from './http/routes/v1/models.ts';
+import { responsesRoutes } from './http/routes/v1/responses.ts';
 
 export function newRequestId(): string {
   return `req_${randomUUID().replaceAll('-', '')}`;
@@ -33,6 +34,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   chatCompletionsRoute(app, deps);
   embeddingsRoute(app, deps);
   messagesRoutes(app, deps);
+  responsesRoutes(app, deps);
   modelsRoutes(app, deps);
   adminRoutes(app, deps);
   return app;

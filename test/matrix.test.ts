@@ -1,4 +1,4 @@
-// The protocol matrix (issue 3): clients {openai chat, anthropic messages} × upstreams {OpenAI-compatible,
+// The protocol matrix (issue 3): clients {openai chat, openai responses, anthropic messages} × upstreams {OpenAI-compatible,
 // Anthropic, Gemini, Azure} × {non-stream, stream} × {plain text, tool call, image input}. Each case checks the
 // text, the tool call (name + arguments), the finish reason and the usage the client sees, and that the ledger
 // charged exactly the usage the upstream reported, at the model's prices.
@@ -132,7 +132,30 @@ async function viaMessages(key: string, model: string, c: Case, stream: boolean)
   };
 }
 
-const CLIENTS = { chat: viaChat, messages: viaMessages } as const;
+async function viaResponses(key: string, model: string, c: Case, stream: boolean): Promise<Seen> {
+  const client = new OpenAI({ apiKey: key, baseURL: `${t.url}/v1`, maxRetries: 0, timeout: 20_000 });
+  const input: OpenAI.Responses.ResponseInput | string =
+    c === 'image'
+      ? [{ role: 'user', content: [{ type: 'input_text', text: PROMPT.image }, { type: 'input_image', image_url: `data:image/png;base64,${PNG}`, detail: 'auto' }] }]
+      : PROMPT[c];
+  const params = {
+    model,
+    max_output_tokens: 200,
+    input,
+    ...(c === 'tool' ? { tools: [{ type: 'function' as const, name: WEATHER.name, description: WEATHER.description, parameters: WEATHER.schema, strict: false }] } : {}),
+  };
+  const r = stream ? await client.responses.stream(params).finalResponse() : await client.responses.create(params);
+  const call = r.output.find((item) => item.type === 'function_call');
+  return {
+    text: r.output_text,
+    ...(call?.type === 'function_call' ? { tool: { name: call.name, args: parseArgs(call.arguments) } } : {}),
+    finish: call ? 'tool' : 'stop',
+    promptTokens: r.usage?.input_tokens ?? -1,
+    outputTokens: r.usage?.output_tokens ?? -1,
+  };
+}
+
+const CLIENTS = { chat: viaChat, messages: viaMessages, responses: viaResponses } as const;
 const UPSTREAMS: Upstream[] = ['openai', 'anthropic', 'gemini', 'azure'];
 const CASES: Case[] = ['text', 'tool', 'image'];
 

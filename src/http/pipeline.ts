@@ -11,7 +11,7 @@ import { quoteChat, type Quote } from '../billing/quote.ts';
 import { GatewayError } from '../domain/errors.ts';
 import { formatCredits } from '../domain/money.ts';
 import type { Usage } from '../domain/usage.ts';
-import type { ChatDialect, ChatStreamEncoder, DecodedChat, Receipt } from '../protocol/dialect.ts';
+import type { ChatDialect, ChatStreamEncoder, DecodedChat, DialectContext, Receipt } from '../protocol/dialect.ts';
 import { SSE_HEADERS } from '../protocol/openai/sse.ts';
 import { sseFrames } from '../providers/shared/sse.ts';
 import type { CallContext, ChatResult, SseFrame } from '../providers/shared/types.ts';
@@ -34,6 +34,19 @@ interface Run {
   quote: Quote;
   signal: AbortSignal;
   native: boolean;
+  /** When the request arrived, in Unix seconds. */
+  createdAt: number;
+}
+
+function dialectContext(run: Run, wantsStreamUsage: boolean): DialectContext {
+  return {
+    requestId: run.session.info.requestId,
+    model: run.session.info.model.config.id,
+    wantsStreamUsage,
+    countedInputTokens: run.quote.countedInputTokens,
+    original: run.decoded.original,
+    createdAt: run.createdAt,
+  };
 }
 
 /** Same protocol on both sides, and both sides able to pass through: no translation at all. */
@@ -91,7 +104,7 @@ async function respondJson(run: Run): Promise<unknown> {
     if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
     const result = chat.decodeResponse(body, run.call);
     usage = result.usage ?? countedUsage(run.quote, deliveredFromCompletion(result));
-    const context = { requestId: session.info.requestId, model: session.info.model.config.id, wantsStreamUsage: false, countedInputTokens: run.quote.countedInputTokens };
+    const context = dialectContext(run, false);
     encode = (receipt) => dialect.encodeResponse(result.response, receipt, context);
   }
   const cost = await session.settle(outcome(run, usage, 'ok', 200, null, sent.headersMs));
@@ -136,7 +149,7 @@ async function* translatedSteps(run: Run, frames: AsyncIterable<SseFrame>, deliv
 
 async function respondStream(run: Run): Promise<void> {
   const { reply, session, sent, signal } = run;
-  const context = { requestId: session.info.requestId, model: session.info.model.config.id, wantsStreamUsage: run.decoded.wantsStreamUsage, countedInputTokens: run.quote.countedInputTokens };
+  const context = dialectContext(run, run.decoded.wantsStreamUsage);
   const encoder = run.dialect.streamEncoder(context);
   reply.hijack();
   const headers: OutgoingHttpHeaders = { ...SSE_HEADERS };
@@ -193,6 +206,7 @@ async function respondStream(run: Run): Promise<void> {
 
 export async function runChat(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, dialect: ChatDialect): Promise<unknown> {
   const startedAt = performance.now();
+  const createdAt = Math.floor(Date.now() / 1000);
   const decoded = dialect.decode(request.body);
   const auth = requireAuth(request.auth);
   const model = resolveModel(deps, auth, decoded.canonical.model, 'chat');
@@ -216,7 +230,7 @@ export async function runChat(deps: AppDeps, request: FastifyRequest, reply: Fas
     const native = isNative(sent.channel, dialect);
     const warnings = native ? sent.warnings : [...decoded.warnings, ...sent.warnings];
     if (warnings.length > 0) void reply.header('x-switchyard-warnings', JSON.stringify(warnings));
-    const run: Run = { deps, reply, dialect, decoded, session, sent, call: callFor(sent.channel), quote, signal, native };
+    const run: Run = { deps, reply, dialect, decoded, session, sent, call: callFor(sent.channel), quote, signal, native, createdAt };
     if (decoded.stream) {
       await respondStream(run);
       return reply;

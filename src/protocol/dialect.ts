@@ -32,6 +32,10 @@ export interface DialectContext {
   wantsStreamUsage: boolean;
   /** The prompt as the gateway counted it (for protocols that announce input tokens before usage arrives). */
   countedInputTokens: number;
+  /** The client's own (validated) body: for protocols whose response echoes request fields. */
+  original: Record<string, unknown>;
+  /** When the request arrived, in Unix seconds. */
+  createdAt: number;
 }
 
 export interface ChatStreamEncoder {

@@ -10,7 +10,7 @@ import { anthropicEvent } from './sse.ts';
 
 type Open = { kind: 'text' | 'thinking' | 'tool'; index: number; toolIndex?: number } | undefined;
 
-export function anthropicStreamEncoder(context: DialectContext & { countedInputTokens: number }): ChatStreamEncoder {
+export function anthropicStreamEncoder(context: DialectContext): ChatStreamEncoder {
   let started = false;
   let nextIndex = 0;
   let open: Open;
