@@ -35,7 +35,7 @@ function streamUsage(policy: StreamUsagePolicy | undefined): string {
 function capabilities(adapter: ProviderAdapter): string {
   const declared = adapter.describe?.capabilities;
   if (!declared) return [adapter.chat ? 'chat' : '', adapter.embeddings ? 'embeddings' : ''].filter(Boolean).join(', ') || '—';
-  const names: Array<[keyof typeof declared, string]> = [['chat', 'chat'], ['embeddings', 'embeddings'], ['tools', 'tools'], ['vision', 'vision'], ['jsonSchema', 'json_schema']];
+  const names: Array<[keyof typeof declared, string]> = [['chat', 'chat'], ['embeddings', 'embeddings'], ['tools', 'tools'], ['vision', 'vision'], ['jsonSchema', 'json_schema'], ['responses', 'responses']];
   return names.filter(([key]) => declared[key]).map(([, name]) => name).join(', ');
 }
 

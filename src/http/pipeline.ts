@@ -51,7 +51,7 @@ function dialectContext(run: Run, wantsStreamUsage: boolean): DialectContext {
 
 /** Same protocol on both sides, and both sides able to pass through: no translation at all. */
 function isNative(channel: Channel, dialect: ChatDialect): boolean {
-  return dialect.passThrough !== undefined && channel.adapter.native !== undefined && channel.adapter.protocol === dialect.protocol;
+  return dialect.passThrough !== undefined && channel.adapter.native?.protocol === dialect.protocol;
 }
 
 /** Text of the canonical chunk's output, gathered only to bill a stream that ends without usage. */
@@ -127,6 +127,7 @@ async function* nativeSteps(run: Run, frames: AsyncIterable<SseFrame>, delivered
   for await (const item of native.tap(frames)) {
     if (item.delivered) delivered.push(item.delivered);
     const receipt = item.usage ? { usage: item.usage, cost: run.session.chargeFor(item.usage) } : undefined;
+    // An upstream error event is already in the client's protocol: it goes out as it came.
     yield { text: passThrough.frame(item.frame, receipt), usage: item.usage, done: item.done, error: item.error };
   }
 }
@@ -161,12 +162,17 @@ async function respondStream(run: Run): Promise<void> {
   let completed = false;
   let failure: GatewayError | undefined;
   let ttfbMs: number | null = null;
+  let failureSent = false;
   const frames = sseFrames(sent.response.body);
   try {
     const steps = run.native ? nativeSteps(run, frames, delivered) : translatedSteps(run, frames, delivered, encoder);
     for await (const step of steps) {
       if (step.error) {
         failure = step.error;
+        if (run.native && step.text) {
+          await writer.write(step.text);
+          failureSent = true;
+        }
         break;
       }
       if (step.usage) usage = step.usage;
@@ -195,7 +201,8 @@ async function respondStream(run: Run): Promise<void> {
     return;
   }
   if (failure) {
-    writer.end(encoder.error(failure));
+    const passThrough = run.native ? run.dialect.passThrough : undefined;
+    writer.end(failureSent ? '' : passThrough ? passThrough.error(failure) : encoder.error(failure));
     await session.settle(outcome(run, billed, 'error', failure.status, failure.code, ttfbMs));
     return;
   }

@@ -64,5 +64,7 @@ export interface ChatDialect {
     encodeResponse(body: unknown, receipt: Receipt): unknown;
     /** SSE text for one of the upstream's own frames; `receipt` when the frame reported the usage. */
     frame(frame: SseFrame, receipt: Receipt | undefined): string;
+    /** A bare error event (the stream's opening events were the upstream's and have been sent). */
+    error(error: GatewayError): string;
   };
 }

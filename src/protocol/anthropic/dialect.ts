@@ -4,10 +4,10 @@ import { formatCredits } from '../../domain/money.ts';
 import { isObject } from '../../providers/shared/usage.ts';
 import type { Warning } from '../../providers/shared/types.ts';
 import type { ChatDialect, Receipt } from '../dialect.ts';
-import { anthropicErrorBody } from './errors.ts';
+import { anthropicErrorBody, anthropicErrorType } from './errors.ts';
 import { toCanonical, validateMessagesRequest } from './request.ts';
 import { toAnthropicMessage } from './response.ts';
-import { anthropicRawEvent } from './sse.ts';
+import { anthropicEvent, anthropicRawEvent } from './sse.ts';
 import { anthropicStreamEncoder } from './stream.ts';
 
 /** The upstream's own usage object with the receipt's cost added. */
@@ -41,5 +41,6 @@ export const anthropicDialect: ChatDialect = {
       }
       return anthropicRawEvent(frame.event, frame.data);
     },
+    error: (error) => anthropicEvent('error', { type: 'error', error: { type: anthropicErrorType(error), message: error.message } }),
   },
 };

@@ -1,5 +1,5 @@
-// The OpenAI Responses dialect (POST /v1/responses), translated through the canonical chat shape for every
-// upstream. https://platform.openai.com/docs/api-reference/responses/create
+// The OpenAI Responses dialect (POST /v1/responses): passed through to upstreams that serve the Responses API,
+// translated through the canonical chat shape for every other. https://platform.openai.com/docs/api-reference/responses/create
 // https://platform.openai.com/docs/api-reference/responses-streaming
 //
 // Stateless by construction: Switchyard stores no bodies, so store: true, previous_response_id, conversation,
@@ -8,12 +8,15 @@
 // A Response echoes request fields (instructions, tools, tool_choice, temperature, metadata…) that the
 // canonical result does not carry: the encoders read them from the client's validated body in the context.
 //
-// No pass-through yet: `passThrough` is deliberately left undefined, so even OpenAI upstreams are translated
-// (their chat endpoint is what an openai-compatible channel serves). When vendors declare /v1/responses
-// support, a pass-through can forward the client's body to that endpoint; note that `protocol: 'openai'`
-// alone does not say a channel serves /responses, so that check must come with it.
+// Pass-through: to a channel whose adapter serves the Responses API itself (the `openai` vendor), the
+// client's body goes up unchanged but for the model and the events come back as they were, with the receipt
+// (usage.cost) added to the final response; every other upstream is translated through the canonical shape.
 import type { Warning } from '../../providers/shared/types.ts';
-import type { ChatDialect, DialectContext } from '../dialect.ts';
+import { formatCredits } from '../../domain/money.ts';
+import { isObject } from '../../providers/shared/usage.ts';
+import type { ChatDialect, DialectContext, Receipt } from '../dialect.ts';
+import { errorEventFields } from './errors.ts';
+import { responsesEvent, responsesRawEvent } from './sse.ts';
 import { openAIErrorBody } from '../openai/errors.ts';
 import { toCanonical, validateResponsesRequest, type ResponsesRequest } from './request.ts';
 import { identity, toResponse, type ResponseIdentity } from './response.ts';
@@ -23,7 +26,7 @@ const identify = (context: DialectContext): ResponseIdentity =>
   identity(context.requestId, context.createdAt, context.model, context.original as ResponsesRequest);
 
 export const responsesDialect: ChatDialect = {
-  protocol: 'openai',
+  protocol: 'openai-responses',
   endpoint: 'responses',
   decode(body) {
     const request = validateResponsesRequest(body);
@@ -34,4 +37,26 @@ export const responsesDialect: ChatDialect = {
   encodeResponse: (response, receipt, context) => toResponse(response, receipt, identify(context)),
   streamEncoder: (context) => responsesStreamEncoder(identify(context)),
   errorBody: openAIErrorBody,
+  passThrough: {
+    encodeResponse: (body, receipt) => (isObject(body) ? withCost(body, receipt) : body),
+    frame(frame, receipt) {
+      if (!receipt) return responsesRawEvent(frame.event, frame.data);
+      try {
+        const event: unknown = JSON.parse(frame.data);
+        if (isObject(event) && isObject(event.response)) {
+          return responsesRawEvent(frame.event, JSON.stringify({ ...event, response: withCost(event.response, receipt) }));
+        }
+      } catch {
+        // not JSON: pass it on as it came
+      }
+      return responsesRawEvent(frame.event, frame.data);
+    },
+    // The upstream numbered its own events; a failure the gateway adds after them is the last one.
+    error: (error) => responsesEvent({ type: 'error', sequence_number: Number.MAX_SAFE_INTEGER, ...errorEventFields(error) }),
+  },
 };
+
+/** A Response object with `usage.cost` (credits, exact decimal string) added. */
+function withCost(response: Record<string, unknown>, receipt: Receipt): Record<string, unknown> {
+  return { ...response, usage: { ...(isObject(response.usage) ? response.usage : {}), cost: formatCredits(receipt.cost) } };
+}

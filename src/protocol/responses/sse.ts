@@ -9,3 +9,8 @@ export interface StreamEvent {
 export function responsesEvent(event: StreamEvent): string {
   return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
+
+/** An upstream Responses event passed through as it came. */
+export function responsesRawEvent(type: string | undefined, data: string): string {
+  return type ? `event: ${type}\ndata: ${data}\n\n` : `data: ${data}\n\n`;
+}

@@ -69,6 +69,7 @@ async function* tap(frames: AsyncIterable<SseFrame>): AsyncGenerator<NativeFrame
 }
 
 export const anthropicNative: NativeCodec = {
+  protocol: 'anthropic',
   encodeRequest(original, call) {
     const body = { ...original, model: call.upstreamModel };
     const url = `${call.settings.baseUrl.replace(/\/+$/, '')}/messages`;

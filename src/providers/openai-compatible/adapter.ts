@@ -7,6 +7,7 @@ import { decodeChatResponse, decodeEmbeddingsResponse } from './response.ts';
 import { decodeChatStream } from './stream.ts';
 import type { Vendor } from './vendor.ts';
 import { genericVendor } from './vendors/generic.ts';
+import { responsesNative } from './responses-native.ts';
 
 const code = (names: readonly string[]): string => names.map((n) => `\`${n}\``).join(', ');
 
@@ -51,6 +52,7 @@ export function openAICompatible(vendor: Vendor): ProviderAdapter {
     },
     classifyError: classifyOpenAIError,
   };
+  if (vendor.capabilities.responses) adapter.native = responsesNative(vendor);
   if (vendor.capabilities.embeddings) {
     adapter.embeddings = {
       encodeRequest: (request, call) => encodeEmbeddingsRequest(request, call, vendor),

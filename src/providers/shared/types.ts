@@ -13,7 +13,8 @@ import type { Usage } from '../../domain/usage.ts';
 export type ChatRequest = ChatCompletionCreateParams & Record<string, unknown>;
 export type EmbeddingsRequest = EmbeddingCreateParams & Record<string, unknown>;
 
-export type WireProtocol = 'openai' | 'anthropic' | 'gemini';
+/** `openai-responses`: OpenAI's Responses API, a protocol of its own beside OpenAI chat. */
+export type WireProtocol = 'openai' | 'openai-responses' | 'anthropic' | 'gemini';
 
 export interface UpstreamRequest {
   method: 'POST' | 'GET';
@@ -115,6 +116,8 @@ export interface NativeFrame {
  * for the model name, and the upstream's bytes come back unchanged while a tap reads usage.
  */
 export interface NativeCodec {
+  /** The client protocol this codec passes through (a dialect of the same protocol uses it). */
+  protocol: WireProtocol;
   encodeRequest(original: Record<string, unknown>, call: CallContext): Encoded;
   usageFromBody(body: unknown): Usage | undefined;
   /** Text of the output in a JSON response (for billing when no usage was reported). */
@@ -137,6 +140,8 @@ export interface ProviderCapabilities {
   tools: boolean;
   vision: boolean;
   jsonSchema: boolean;
+  /** Serves OpenAI's Responses API (POST /responses): /v1/responses is passed through to it. */
+  responses?: boolean;
 }
 
 /** What a provider type is and does, for start-up defaults and the generated docs/providers.md. */

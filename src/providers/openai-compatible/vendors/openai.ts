@@ -19,5 +19,5 @@ export const openai: Vendor = {
     },
   ],
   streamUsage: 'include_usage',
-  capabilities: { chat: true, embeddings: true, tools: true, vision: true, jsonSchema: true },
+  capabilities: { chat: true, embeddings: true, tools: true, vision: true, jsonSchema: true, responses: true },
 };
