@@ -1,4 +1,5 @@
-// Wires the parts together from a Config: storage, prices, channels, upstream agents, auth, sweeper.
+// Wires the parts together from a Config: storage, prices, channels and their health (shared through Redis when
+// REDIS_URL is set), upstream agents, auth, sweeper.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { KeyAuthenticator } from './accounts/authenticator.ts';
@@ -8,6 +9,8 @@ import type { Config } from './config/index.ts';
 import type { AppDeps } from './http/context.ts';
 import { createLogger } from './observability/logger.ts';
 import { resolveChannels } from './routing/channels.ts';
+import { ChannelHealth } from './routing/health.ts';
+import { RedisHealthSync } from './routing/health-redis.ts';
 import { openStore } from './storage/index.ts';
 import { UpstreamClient } from './upstream/client.ts';
 
@@ -21,14 +24,18 @@ const SWEEP_EVERY_MS = 30_000;
 
 export async function createGateway(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const channels = resolveChannels(config);
+  const health = new ChannelHealth(config.health);
+  const channels = resolveChannels(config, health);
   const store = await openStore(config.databaseUrl);
+  // Optional: without Redis (or while it is down) each replica keeps its own health.
+  const sharedHealth = config.redisUrl ? new RedisHealthSync(health, config.redisUrl, { logger }) : undefined;
   try {
+    await sharedHealth?.start();
     await store.migrate();
     const catalogue = await Catalogue.load(config.models, store.prices);
     const upstream = new UpstreamClient(config.providers);
     const authenticator = new KeyAuthenticator(store.keys);
-    const deps: AppDeps = { config, store, catalogue, channels, upstream, authenticator, logger };
+    const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, logger };
     const app = buildApp(deps);
     // Holds whose process died are released once they expire; safe on every replica at once.
     const sweeper = setInterval(() => {
@@ -43,10 +50,12 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
         await app.close();
         await authenticator.close();
         await upstream.close();
+        await sharedHealth?.close();
         await store.close();
       },
     };
   } catch (error) {
+    await sharedHealth?.close();
     await store.close();
     throw error;
   }

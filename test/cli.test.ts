@@ -46,7 +46,7 @@ beforeAll(async () => {
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const until = Date.now() + 30_000;
-  while (!output.includes('listening')) {
+  while (!output.includes('Switchyard listening on')) {
     if (Date.now() > until || child.exitCode !== null) throw new Error(`gateway did not start:\n${output}`);
     await new Promise((r) => setTimeout(r, 50));
   }

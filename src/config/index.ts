@@ -50,6 +50,35 @@ export interface ModelConfig {
   price: PriceConfig;
 }
 
+/** When a channel's circuit breaker opens and for how long (routing/health.ts). */
+export interface HealthConfig {
+  /** Blamed failures in a row that open the breaker. */
+  consecutiveFailures: number;
+  /** Share of blamed failures over the window (0..1] that opens it, once the window holds `minRequests`. */
+  errorRate: number;
+  minRequests: number;
+  /** The error-rate window (six buckets of windowMs / 6). */
+  windowMs: number;
+  /** First cooldown; doubled by each failed probe up to `maxCooldownMs`. */
+  cooldownMs: number;
+  maxCooldownMs: number;
+  /** Cooldown after the upstream refused the channel's credentials (401/403): a key does not fix itself. */
+  authCooldownMs: number;
+  /** An upstream's Retry-After is honoured up to this long. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_HEALTH: Readonly<HealthConfig> = Object.freeze({
+  consecutiveFailures: 5,
+  errorRate: 0.5,
+  minRequests: 20,
+  windowMs: 60_000,
+  cooldownMs: 5_000,
+  maxCooldownMs: 60_000,
+  authCooldownMs: 60_000,
+  maxRetryAfterMs: 300_000,
+});
+
 export interface Config {
   host: string;
   port: number;
@@ -66,6 +95,7 @@ export interface Config {
   configPath: string | undefined;
   providers: readonly ProviderConfig[];
   models: readonly ModelConfig[];
+  health: Readonly<HealthConfig>;
 }
 
 export class ConfigError extends Error {
@@ -223,6 +253,22 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     });
   });
 
+  const h = file.health ?? {};
+  const maxCooldownMs = h.max_cooldown_ms ?? Math.max(DEFAULT_HEALTH.maxCooldownMs, h.cooldown_ms ?? 0);
+  const health: HealthConfig = {
+    consecutiveFailures: h.consecutive_failures ?? DEFAULT_HEALTH.consecutiveFailures,
+    errorRate: h.error_rate ?? DEFAULT_HEALTH.errorRate,
+    minRequests: h.min_requests ?? DEFAULT_HEALTH.minRequests,
+    windowMs: h.window_ms ?? DEFAULT_HEALTH.windowMs,
+    cooldownMs: h.cooldown_ms ?? Math.min(DEFAULT_HEALTH.cooldownMs, maxCooldownMs),
+    maxCooldownMs,
+    authCooldownMs: h.auth_cooldown_ms ?? Math.min(DEFAULT_HEALTH.authCooldownMs, maxCooldownMs),
+    maxRetryAfterMs: h.max_retry_after_ms ?? DEFAULT_HEALTH.maxRetryAfterMs,
+  };
+  for (const [field, value] of [['cooldown_ms', health.cooldownMs], ['auth_cooldown_ms', health.authCooldownMs]] as const) {
+    if (value > maxCooldownMs) throw new ConfigError(`health.${field}: ${value} is longer than health.max_cooldown_ms (${maxCooldownMs})`);
+  }
+
   const port = intEnv(env, 'PORT', 8080);
   if (port > 65535) throw new ConfigError(`PORT: ${port} is not a TCP port`);
   const admin = persistentSecret(env, 'SWITCHYARD_ADMIN_TOKEN', resolve(dataDir, 'admin-token'));
@@ -247,5 +293,6 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     configPath,
     providers: Object.freeze(providers),
     models: Object.freeze(models),
+    health: Object.freeze(health),
   });
 }

@@ -45,9 +45,22 @@ export const modelSchema = z.strictObject({
   price: priceSchema,
 });
 
+/** Channel health (routing/health.ts): when a channel's circuit breaker opens and for how long. */
+export const healthSchema = z.strictObject({
+  consecutive_failures: z.number().int().positive().optional(),
+  error_rate: z.number().gt(0).max(1).optional(),
+  min_requests: z.number().int().positive().optional(),
+  window_ms: z.number().int().min(1000).optional(),
+  cooldown_ms: z.number().int().positive().optional(),
+  max_cooldown_ms: z.number().int().positive().optional(),
+  auth_cooldown_ms: z.number().int().positive().optional(),
+  max_retry_after_ms: z.number().int().nonnegative().optional(),
+});
+
 export const fileSchema = z.strictObject({
   providers: z.array(providerSchema).default([]),
   models: z.array(modelSchema).default([]),
+  health: healthSchema.optional(),
 });
 
 export type FileConfig = z.infer<typeof fileSchema>;

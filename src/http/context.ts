@@ -5,6 +5,7 @@ import type { Catalogue, PricedModel } from '../billing/catalogue.ts';
 import type { Config } from '../config/index.ts';
 import { GatewayError } from '../domain/errors.ts';
 import type { ChannelTable } from '../routing/channels.ts';
+import type { ChannelHealth } from '../routing/health.ts';
 import type { Store } from '../storage/types.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
 
@@ -13,6 +14,8 @@ export interface AppDeps {
   store: Store;
   catalogue: Catalogue;
   channels: ChannelTable;
+  /** Per-channel breakers and latencies (the channels carry their own breaker; this is for the admin view). */
+  health: ChannelHealth;
   upstream: UpstreamClient;
   authenticator: KeyAuthenticator;
   logger: Logger;

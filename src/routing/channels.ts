@@ -1,9 +1,12 @@
 // Resolves each model's configured channels to (adapter, provider settings) once, at start-up.
 // Provider defaults live with the adapters (`describe.defaultBaseUrl`), not in config/: config/ must not import
 // providers/, so an omitted `base_url` is filled in (or refused) here, where both are known.
+// Each channel also carries its breaker from the process's health registry (health.ts), so plan and dispatch
+// reach it without a lookup; a channel id shared by several models shares one breaker.
 import { ConfigError, type ChannelConfig, type Config, type ProviderConfig } from '../config/index.ts';
 import { adapterFor, knownProviderTypes } from '../providers/index.ts';
 import type { ChannelSettings, ProviderAdapter } from '../providers/shared/types.ts';
+import { ChannelHealth, type Breaker } from './health.ts';
 
 export interface Channel {
   id: string;
@@ -13,11 +16,12 @@ export interface Channel {
   upstreamModel: string;
   priority: number;
   weight: number;
+  breaker: Breaker;
 }
 
 export type ChannelTable = ReadonlyMap<string, readonly Channel[]>;
 
-export function resolveChannels(config: Config): ChannelTable {
+export function resolveChannels(config: Config, health: ChannelHealth = new ChannelHealth(config.health)): ChannelTable {
   const providers = new Map(config.providers.map((p) => [p.id, p]));
   const baseUrls = new Map<string, string>();
   config.providers.forEach((p, i) => {
@@ -54,6 +58,7 @@ export function resolveChannels(config: Config): ChannelTable {
           upstreamModel: c.upstreamModel,
           priority: c.priority,
           weight: c.weight,
+          breaker: health.breaker(c.id),
         };
       }),
     );

@@ -1,11 +1,13 @@
 // Sends one request along the plan: the first channel that answers 2xx wins; a failure the catalogue
 // marks as failover-able (connection refused/reset, timeout, 429, 5xx, upstream auth failure) moves on to
 // the next channel before the client has seen a byte. The request's own faults (400/404/422) are returned.
+// Every attempt's outcome goes to the channel's breaker (health.ts): synchronous, in memory, no I/O.
 import { GatewayError } from '../domain/errors.ts';
 import type { Encoded } from '../providers/shared/types.ts';
 import { isObject } from '../providers/shared/usage.ts';
 import { ClientAbortError, toFailure, UpstreamFailureError, type UpstreamClient, type UpstreamResponse } from '../upstream/client.ts';
 import type { Channel } from './channels.ts';
+import { SKIP, type HealthOutcome } from './health.ts';
 
 const ERROR_BODY_LIMIT = 64 * 1024;
 
@@ -43,6 +45,36 @@ async function readErrorBody(response: UpstreamResponse): Promise<unknown> {
   }
 }
 
+/** What an attempt's classified error tells the channel's breaker. */
+export function healthOutcome(error: GatewayError, midStream = false): HealthOutcome {
+  return {
+    ok: false,
+    blame: error.blameChannel,
+    code: error.code,
+    retryAfterS: error.code === 'upstream_rate_limited' ? error.retryAfter : undefined,
+    authFailure: error.code === 'upstream_auth_failed',
+    midStream,
+  };
+}
+
+/** Nothing better is left after `index`: an unavailable channel is then tried anyway (see plan.ts). */
+function nothingLater(channels: readonly Channel[], index: number): boolean {
+  for (let i = index + 1; i < channels.length; i++) if (channels[i]?.breaker.available()) return false;
+  return true;
+}
+
+/**
+ * After the winner's headers: its total latency when the body has been read to the end, or a failure when the
+ * body breaks (reset, idle timeout) — not when the client left or the gateway stopped reading (no error then).
+ */
+function watchBody(channel: Channel, response: UpstreamResponse, started: number, signal: AbortSignal): void {
+  response.body.once('end', () => channel.breaker.recordLatency(performance.now() - started));
+  response.body.once('error', (error: unknown) => {
+    const failure = toFailure(error, signal);
+    if (failure instanceof UpstreamFailureError) channel.breaker.record(healthOutcome(channel.adapter.classifyError(failure.failure), true));
+  });
+}
+
 export async function dispatch(
   upstream: UpstreamClient,
   channels: readonly Channel[],
@@ -52,21 +84,41 @@ export async function dispatch(
   const attempts: Attempt[] = [];
   const dispatchStarted = performance.now();
   let lastError: GatewayError | undefined;
-  for (const channel of channels) {
+  for (let i = 0; i < channels.length; i++) {
+    const channel = channels[i];
+    if (!channel) continue;
+    // Its breaker opened (or a Retry-After began) since the plan, or another request holds the half-open probe.
+    let ticket = channel.breaker.admit(false);
+    if (ticket === SKIP) {
+      if (!nothingLater(channels, i)) continue;
+      ticket = channel.breaker.admit(true);
+    }
     const started = performance.now();
-    const encoded = encode(channel);
+    let settled = false;
     try {
-      const response = await upstream.send(channel.provider.id, encoded.upstream, signal);
-      if (response.status >= 200 && response.status < 300) {
-        attempts.push({ channel: channel.id, outcome: 'ok', ms: Math.round(performance.now() - started) });
-        return { channel, response, warnings: encoded.warnings, attempts, headersMs: Math.round(performance.now() - dispatchStarted) };
+      const encoded = encode(channel);
+      try {
+        const response = await upstream.send(channel.provider.id, encoded.upstream, signal);
+        if (response.status >= 200 && response.status < 300) {
+          const ms = performance.now() - started;
+          channel.breaker.record({ ok: true, ttfbMs: ms }, ticket);
+          settled = true;
+          watchBody(channel, response, started, signal);
+          attempts.push({ channel: channel.id, outcome: 'ok', ms: Math.round(ms) });
+          return { channel, response, warnings: encoded.warnings, attempts, headersMs: Math.round(performance.now() - dispatchStarted) };
+        }
+        const body = await readErrorBody(response);
+        lastError = channel.adapter.classifyError({ kind: 'status', status: response.status, headers: response.headers, body, message: `HTTP ${response.status}` });
+      } catch (error) {
+        if (error instanceof ClientAbortError) throw error;
+        if (!(error instanceof UpstreamFailureError)) throw error;
+        lastError = channel.adapter.classifyError(error.failure);
       }
-      const body = await readErrorBody(response);
-      lastError = channel.adapter.classifyError({ kind: 'status', status: response.status, headers: response.headers, body, message: `HTTP ${response.status}` });
-    } catch (error) {
-      if (error instanceof ClientAbortError) throw error;
-      if (!(error instanceof UpstreamFailureError)) throw error;
-      lastError = channel.adapter.classifyError(error.failure);
+      channel.breaker.record(healthOutcome(lastError), ticket);
+      settled = true;
+    } finally {
+      // The client left, or something other than the upstream failed: nothing learnt, the probe is free again.
+      if (!settled) channel.breaker.release(ticket);
     }
     attempts.push({ channel: channel.id, outcome: lastError.code, ms: Math.round(performance.now() - started) });
     if (!lastError.failover || signal.aborted) break;

@@ -1,8 +1,18 @@
 // Orders a model's channels for one request: priority tiers ascending (lower first), and inside a tier a
-// weighted random order (each pick proportional to weight among the channels not yet picked).
+// weighted random order (each pick proportional to weight among the channels not yet picked). Channels whose
+// breaker is open (or that asked us to wait with Retry-After) are left out — unless that would leave nothing:
+// then all of them are tried in the same order, because an attempt that may succeed beats a certain 503 (and
+// dispatch sends such an attempt even to an open channel; it is how a lone channel recovers, too).
 import type { Channel } from './channels.ts';
 
 export function plan(channels: readonly Channel[], random: () => number = Math.random): Channel[] {
+  const ordered = order(channels, random);
+  if (ordered.length <= 1 || ordered.every((c) => c.breaker.available())) return ordered;
+  const healthy = ordered.filter((c) => c.breaker.available());
+  return healthy.length === 0 ? ordered : healthy;
+}
+
+function order(channels: readonly Channel[], random: () => number): Channel[] {
   if (channels.length <= 1) return channels.slice();
   const tiers = new Map<number, Channel[]>();
   for (const c of channels) {

@@ -10,7 +10,8 @@
  *
  * Routes (under /v1): POST /chat/completions, POST /embeddings, GET /models, GET /models/{id}.
  * Anything else: 404 `Invalid URL (METHOD /path)`. Malformed JSON: 400. With `apiKey` set, a missing or wrong
- * `Authorization: Bearer <apiKey>` gives 401 (checked before anything else).
+ * `Authorization: Bearer <apiKey>` gives 401 (checked before anything else but the `fault` option, which
+ * breaks the whole upstream for as long as it returns a status).
  *
  * Behaviour is steered by the request itself, so a gateway forwards it unchanged. Directives are read from
  * the text of the LAST `user` message (a string, or the `text` parts of a content array); for embeddings,
@@ -73,6 +74,12 @@ export interface MockOpenAIOptions {
    * is dropped, so a long benchmark does not grow memory without bound.
    */
   maxRecorded?: number;
+  /**
+   * Fault for every request, decided per request (after it is recorded, before the API-key check): return
+   * `{ status }` (400-599) to answer with that status and an OpenAI error body (429 adds `retry-after: 1`),
+   * or undefined to behave normally. Lets a test break one upstream as a whole, whatever the prompt says.
+   */
+  fault?: (request: RecordedRequest) => { status: number } | undefined;
 }
 
 export interface RecordedRequest {
@@ -711,6 +718,13 @@ export function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<MockOp
       }
     }
     record(req, path, body);
+
+    const fault = options.fault?.({ method: req.method ?? 'GET', path, headers: req.headers, body });
+    if (fault !== undefined && fault.status >= 400 && fault.status <= 599) {
+      const model = isRecord(body) && typeof body.model === 'string' ? body.model : 'unknown';
+      sendError(res, state, fault.status, errorForStatus(fault.status, model));
+      return;
+    }
 
     if (expectedAuth !== undefined) {
       const auth = req.headers.authorization;

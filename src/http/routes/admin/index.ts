@@ -9,6 +9,7 @@ import { formatCredits, parseCredits } from '../../../domain/money.ts';
 import type { ApiKeyRecord, LedgerEntry, UsageEvent, UserRecord } from '../../../storage/types.ts';
 import { bearer } from '../../auth.ts';
 import type { AppDeps } from '../../context.ts';
+import { channelRoutes } from './channels.ts';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
@@ -177,6 +178,8 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       const entries = await store.ledger.entries(request.params.id, { limit: q.limit, ...(q.before ? { beforeId: q.before } : {}) });
       return { object: 'list', data: entries.map(ledgerView) };
     });
+
+    channelRoutes(admin, deps);
 
     admin.get('/usage', async (request) => {
       const q = parseBody(z.object({ user: z.string().optional(), limit: limitSchema }), request.query);
