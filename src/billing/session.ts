@@ -25,6 +25,8 @@ export interface Outcome {
   provider: string | null;
   channel: string | null;
   ttfbMs: number | null;
+  /** The attempt trail (metadata only). */
+  attempts?: string | null;
 }
 
 export class BillingSession {
@@ -94,6 +96,7 @@ export class BillingSession {
         errorCode: outcome.errorCode,
         latencyMs: Math.round(performance.now() - this.info.startedAt),
         ttfbMs: outcome.ttfbMs,
+        attempts: outcome.attempts ?? null,
         createdAt: new Date(),
       },
     });
@@ -102,7 +105,7 @@ export class BillingSession {
   }
 
   /** Releases the whole hold (upstream failure, or anything thrown before a response). */
-  async release(error: unknown, provider: string | null = null, channel: string | null = null): Promise<void> {
+  async release(error: unknown, where: { provider?: string | null; channel?: string | null; attempts?: string | null } = {}): Promise<void> {
     if (this.settled || this.held === 0n) return;
     const status = error instanceof GatewayError ? error.status : 500;
     const code = error instanceof GatewayError ? error.code : error instanceof Error && error.name === 'ClientAbortError' ? 'client_closed' : 'internal_error';
@@ -111,9 +114,10 @@ export class BillingSession {
       status: code === 'client_closed' ? 'client_closed' : 'error',
       httpStatus: code === 'client_closed' ? 499 : status,
       errorCode: code,
-      provider,
-      channel,
+      provider: where.provider ?? null,
+      channel: where.channel ?? null,
       ttfbMs: null,
+      attempts: where.attempts ?? null,
     });
   }
 }

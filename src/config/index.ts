@@ -50,6 +50,14 @@ export interface ModelConfig {
   price: PriceConfig;
 }
 
+/** Failover inside one request (routing/dispatch.ts). */
+export interface RoutingConfig {
+  /** Channels tried at most, the first included. */
+  maxAttempts: number;
+  /** No new channel is tried once this long has passed since the request started (before its first byte). */
+  deadlineMs: number;
+}
+
 /** When a channel's circuit breaker opens and for how long (routing/health.ts). */
 export interface HealthConfig {
   /** Blamed failures in a row that open the breaker. */
@@ -96,6 +104,7 @@ export interface Config {
   providers: readonly ProviderConfig[];
   models: readonly ModelConfig[];
   health: Readonly<HealthConfig>;
+  routing: Readonly<RoutingConfig>;
 }
 
 export class ConfigError extends Error {
@@ -294,5 +303,6 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     providers: Object.freeze(providers),
     models: Object.freeze(models),
     health: Object.freeze(health),
+    routing: Object.freeze({ maxAttempts: file.routing?.max_attempts ?? 3, deadlineMs: file.routing?.deadline_ms ?? 120_000 }),
   });
 }

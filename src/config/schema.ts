@@ -57,10 +57,17 @@ export const healthSchema = z.strictObject({
   max_retry_after_ms: z.number().int().nonnegative().optional(),
 });
 
+/** Failover inside one request (routing/dispatch.ts). */
+export const routingSchema = z.strictObject({
+  max_attempts: z.number().int().min(1).max(10).optional(),
+  deadline_ms: z.number().int().positive().optional(),
+});
+
 export const fileSchema = z.strictObject({
   providers: z.array(providerSchema).default([]),
   models: z.array(modelSchema).default([]),
   health: healthSchema.optional(),
+  routing: routingSchema.optional(),
 });
 
 export type FileConfig = z.infer<typeof fileSchema>;

@@ -16,7 +16,7 @@ import { SSE_HEADERS } from '../protocol/openai/sse.ts';
 import { sseFrames } from '../providers/shared/sse.ts';
 import type { CallContext, ChatResult, SseFrame } from '../providers/shared/types.ts';
 import type { Channel } from '../routing/channels.ts';
-import { dispatch, readUpstreamJson, type Dispatched } from '../routing/dispatch.ts';
+import { dispatch, readUpstreamJson, type Attempt, type Dispatched } from '../routing/dispatch.ts';
 import { plan } from '../routing/plan.ts';
 import { ClientAbortError, toFailure, UpstreamFailureError } from '../upstream/client.ts';
 import { requireAuth, resolveModel, type AppDeps } from './context.ts';
@@ -86,30 +86,35 @@ function countedUsage(quote: Quote, delivered: string[]): Usage | undefined {
 }
 
 function outcome(run: Run, usage: Usage | undefined, status: Outcome['status'], httpStatus: number, errorCode: string | null, ttfbMs: number | null): Outcome {
-  return { usage, status, httpStatus, errorCode, provider: run.sent.channel.provider.id, channel: run.sent.channel.id, ttfbMs };
+  return { usage, status, httpStatus, errorCode, provider: run.sent.channel.provider.id, channel: run.sent.channel.id, ttfbMs, attempts: attemptsHeader(run.sent.attempts) };
 }
 
-async function respondJson(run: Run): Promise<unknown> {
-  const { sent, session, dialect, reply } = run;
+/** A JSON answer read and decoded, not yet settled: usage for billing and how to encode it for the client. */
+interface PreparedJson {
+  usage: Usage | undefined;
+  encode: (receipt: Receipt) => unknown;
+}
+
+/** Runs inside dispatch's accept step: a body that cannot be decoded fails over to the next channel. */
+async function prepareJson(run: Run): Promise<PreparedJson> {
+  const { sent, dialect } = run;
   const body = await readUpstreamJson(sent, run.signal);
-  let usage: Usage | undefined;
-  let encode: (receipt: Receipt) => unknown;
   const native = sent.channel.adapter.native;
   if (run.native && native && dialect.passThrough) {
     const passThrough = dialect.passThrough;
-    usage = native.usageFromBody(body) ?? countedUsage(run.quote, native.deliveredFromBody(body));
-    encode = (receipt) => passThrough.encodeResponse(body, receipt);
-  } else {
-    const chat = sent.channel.adapter.chat;
-    if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
-    const result = chat.decodeResponse(body, run.call);
-    usage = result.usage ?? countedUsage(run.quote, deliveredFromCompletion(result));
-    const context = dialectContext(run, false);
-    encode = (receipt) => dialect.encodeResponse(result.response, receipt, context);
+    return { usage: native.usageFromBody(body) ?? countedUsage(run.quote, native.deliveredFromBody(body)), encode: (receipt) => passThrough.encodeResponse(body, receipt) };
   }
-  const cost = await session.settle(outcome(run, usage, 'ok', 200, null, sent.headersMs));
-  void reply.header('x-switchyard-credits-charged', formatCredits(cost));
-  return encode({ usage, cost });
+  const chat = sent.channel.adapter.chat;
+  if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
+  const result = chat.decodeResponse(body, run.call);
+  const context = dialectContext(run, false);
+  return { usage: result.usage ?? countedUsage(run.quote, deliveredFromCompletion(result)), encode: (receipt) => dialect.encodeResponse(result.response, receipt, context) };
+}
+
+async function respondJson(run: Run, prepared: PreparedJson): Promise<unknown> {
+  const cost = await run.session.settle(outcome(run, prepared.usage, 'ok', 200, null, run.sent.headersMs));
+  void run.reply.header('x-switchyard-credits-charged', formatCredits(cost));
+  return prepared.encode({ usage: prepared.usage, cost });
 }
 
 /** The frames of a stream, each already encoded for the client, with what billing needs to know. */
@@ -148,25 +153,56 @@ async function* translatedSteps(run: Run, frames: AsyncIterable<SseFrame>, deliv
   }
 }
 
-async function respondStream(run: Run): Promise<void> {
+/** A stream read up to its first content: what was read so far (not yet sent) and the rest to come. */
+interface OpenedStream {
+  encoder: ChatStreamEncoder;
+  early: StreamStep[];
+  rest: AsyncIterator<StreamStep>;
+  delivered: string[];
+}
+
+/**
+ * Runs inside dispatch's accept step: reads the upstream's stream until its first content (or its normal end)
+ * without sending anything. A stream that fails or ends before that fails over to the next channel; the
+ * client sees only the channel that answered.
+ */
+async function openStream(run: Run): Promise<OpenedStream> {
+  const encoder = run.dialect.streamEncoder(dialectContext(run, run.decoded.wantsStreamUsage));
+  const delivered: string[] = [];
+  const frames = sseFrames(run.sent.response.body);
+  const steps = run.native ? nativeSteps(run, frames, delivered) : translatedSteps(run, frames, delivered, encoder);
+  const early: StreamStep[] = [];
+  for (;;) {
+    const next = await steps.next();
+    if (next.done) throw new GatewayError('upstream_bad_response', 'The upstream ended the stream before its first token.');
+    const step = next.value;
+    if (step.error) throw step.error;
+    early.push(step);
+    if (delivered.length > 0 || step.done) return { encoder, early, rest: steps, delivered };
+  }
+}
+
+async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
   const { reply, session, sent, signal } = run;
-  const context = dialectContext(run, run.decoded.wantsStreamUsage);
-  const encoder = run.dialect.streamEncoder(context);
+  const { encoder, delivered } = opened;
   reply.hijack();
   const headers: OutgoingHttpHeaders = { ...SSE_HEADERS };
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[name] = value;
   reply.raw.writeHead(200, headers);
   const writer = new StreamWriter(reply.raw);
-  const delivered: string[] = [];
   let usage: Usage | undefined;
   let completed = false;
   let failure: GatewayError | undefined;
   let ttfbMs: number | null = null;
   let failureSent = false;
-  const frames = sseFrames(sent.response.body);
+  const steps: AsyncIterable<StreamStep> = {
+    [Symbol.asyncIterator]: () => opened.rest,
+  };
   try {
-    const steps = run.native ? nativeSteps(run, frames, delivered) : translatedSteps(run, frames, delivered, encoder);
-    for await (const step of steps) {
+    for await (const step of (async function* () {
+      yield* opened.early;
+      yield* steps;
+    })()) {
       if (step.error) {
         failure = step.error;
         if (run.native && step.text) {
@@ -226,25 +262,33 @@ export async function runChat(deps: AppDeps, request: FastifyRequest, reply: Fas
   await session.hold(quote.hold);
   const signal = cancelOnClientClose(reply);
   const callFor = (ch: Channel): CallContext => ({ settings: ch.settings, upstreamModel: ch.upstreamModel, stream: decoded.stream, maxOutputTokens: model.config.maxOutputTokens });
-  let sent: Dispatched | undefined;
+  const runFor = (sent: Dispatched): Run => ({ deps, reply, dialect, decoded, session, sent, call: callFor(sent.channel), quote, signal, native: isNative(sent.channel, dialect), createdAt });
+  const attempts: Attempt[] = [];
   try {
-    sent = await dispatch(deps.upstream, plan(deps.channels.get(model.config.id) ?? []), (ch) => {
-      if (isNative(ch, dialect) && ch.adapter.native) return ch.adapter.native.encodeRequest(decoded.original, callFor(ch));
-      if (!ch.adapter.chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
-      return ch.adapter.chat.encodeRequest(decoded.canonical, callFor(ch));
-    }, signal);
-    void reply.header('x-switchyard-attempts', attemptsHeader(sent.attempts));
-    const native = isNative(sent.channel, dialect);
-    const warnings = native ? sent.warnings : [...decoded.warnings, ...sent.warnings];
+    const won = await dispatch(deps.upstream, plan(deps.channels.get(model.config.id) ?? []), {
+      encode: (ch) => {
+        if (isNative(ch, dialect) && ch.adapter.native) return ch.adapter.native.encodeRequest(decoded.original, callFor(ch));
+        if (!ch.adapter.chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
+        return ch.adapter.chat.encodeRequest(decoded.canonical, callFor(ch));
+      },
+      accept: (candidate): Promise<PreparedJson | OpenedStream> => (decoded.stream ? openStream(runFor(candidate)) : prepareJson(runFor(candidate))),
+      signal,
+      attempts,
+      maxAttempts: deps.config.routing.maxAttempts,
+      deadlineAt: startedAt + deps.config.routing.deadlineMs,
+    });
+    void reply.header('x-switchyard-attempts', attemptsHeader(attempts));
+    const run = runFor(won);
+    const warnings = run.native ? won.warnings : [...decoded.warnings, ...won.warnings];
     if (warnings.length > 0) void reply.header('x-switchyard-warnings', JSON.stringify(warnings));
-    const run: Run = { deps, reply, dialect, decoded, session, sent, call: callFor(sent.channel), quote, signal, native, createdAt };
-    if (decoded.stream) {
-      await respondStream(run);
+    if ('early' in won.value) {
+      await respondStream(run, won.value);
       return reply;
     }
-    return await respondJson(run);
+    return await respondJson(run, won.value);
   } catch (error) {
-    await session.release(signal.aborted ? new ClientAbortError('client closed') : error, sent?.channel.provider.id ?? null, sent?.channel.id ?? null);
+    if (attempts.length > 0 && !reply.sent) void reply.header('x-switchyard-attempts', attemptsHeader(attempts));
+    await session.release(signal.aborted ? new ClientAbortError('client closed') : error, { channel: attempts.at(-1)?.channel ?? null, attempts: attemptsHeader(attempts) || null });
     throw error;
   }
 }

@@ -75,18 +75,32 @@ function watchBody(channel: Channel, response: UpstreamResponse, started: number
   });
 }
 
-export async function dispatch(
-  upstream: UpstreamClient,
-  channels: readonly Channel[],
-  encode: (channel: Channel) => Encoded,
-  signal: AbortSignal,
-): Promise<Dispatched> {
-  const attempts: Attempt[] = [];
+export interface DispatchOptions<T> {
+  encode: (channel: Channel) => Encoded;
+  /**
+   * Runs on a 2xx response before anything is committed to the client (reads a JSON body, or a stream up to
+   * its first content). A failover-able GatewayError thrown here counts as this channel's failure and the next
+   * channel is tried: a malformed body or a stream that ends before its first token never reaches the client.
+   */
+  accept: (candidate: Dispatched) => Promise<T>;
+  signal: AbortSignal;
+  /** The caller's list, filled with every attempt (kept when all of them fail). */
+  attempts?: Attempt[];
+  /** Channels tried at most. */
+  maxAttempts: number;
+  /** performance.now() after which no further channel is tried. */
+  deadlineAt: number;
+}
+
+export async function dispatch<T>(upstream: UpstreamClient, channels: readonly Channel[], options: DispatchOptions<T>): Promise<Dispatched & { value: T }> {
+  const { encode, signal } = options;
+  const attempts: Attempt[] = options.attempts ?? [];
   const dispatchStarted = performance.now();
   let lastError: GatewayError | undefined;
   for (let i = 0; i < channels.length; i++) {
     const channel = channels[i];
     if (!channel) continue;
+    if (attempts.length >= options.maxAttempts || (attempts.length > 0 && performance.now() > options.deadlineAt)) break;
     // Its breaker opened (or a Retry-After began) since the plan, or another request holds the half-open probe.
     let ticket = channel.breaker.admit(false);
     if (ticket === SKIP) {
@@ -100,15 +114,23 @@ export async function dispatch(
       try {
         const response = await upstream.send(channel.provider.id, encoded.upstream, signal);
         if (response.status >= 200 && response.status < 300) {
-          const ms = performance.now() - started;
-          channel.breaker.record({ ok: true, ttfbMs: ms }, ticket);
-          settled = true;
-          watchBody(channel, response, started, signal);
-          attempts.push({ channel: channel.id, outcome: 'ok', ms: Math.round(ms) });
-          return { channel, response, warnings: encoded.warnings, attempts, headersMs: Math.round(performance.now() - dispatchStarted) };
+          const ttfbMs = performance.now() - started;
+          const candidate: Dispatched = { channel, response, warnings: encoded.warnings, attempts, headersMs: Math.round(performance.now() - dispatchStarted) };
+          const value = await acceptOrFail(options.accept, candidate, signal);
+          if (value.ok) {
+            channel.breaker.record({ ok: true, ttfbMs }, ticket);
+            settled = true;
+            // A JSON body was read whole by accept; a stream is still arriving.
+            if (response.body.readableEnded) channel.breaker.recordLatency(performance.now() - started);
+            else watchBody(channel, response, started, signal);
+            attempts.push({ channel: channel.id, outcome: 'ok', ms: Math.round(performance.now() - started) });
+            return { ...candidate, value: value.value };
+          }
+          lastError = value.error;
+        } else {
+          const body = await readErrorBody(response);
+          lastError = channel.adapter.classifyError({ kind: 'status', status: response.status, headers: response.headers, body, message: `HTTP ${response.status}` });
         }
-        const body = await readErrorBody(response);
-        lastError = channel.adapter.classifyError({ kind: 'status', status: response.status, headers: response.headers, body, message: `HTTP ${response.status}` });
       } catch (error) {
         if (error instanceof ClientAbortError) throw error;
         if (!(error instanceof UpstreamFailureError)) throw error;
@@ -124,6 +146,19 @@ export async function dispatch(
     if (!lastError.failover || signal.aborted) break;
   }
   throw lastError ?? new GatewayError('no_channel_available', 'No upstream channel is available for this model.');
+}
+
+/** The accept step's verdict: its value, or the gateway error that fails this channel over (body dropped). */
+async function acceptOrFail<T>(accept: (candidate: Dispatched) => Promise<T>, candidate: Dispatched, signal: AbortSignal): Promise<{ ok: true; value: T } | { ok: false; error: GatewayError }> {
+  try {
+    return { ok: true, value: await accept(candidate) };
+  } catch (error) {
+    if (!candidate.response.body.destroyed) candidate.response.body.destroy();
+    if (signal.aborted || error instanceof ClientAbortError) throw new ClientAbortError('client closed the request');
+    if (error instanceof GatewayError) return { ok: false, error };
+    if (error instanceof UpstreamFailureError) return { ok: false, error: candidate.channel.adapter.classifyError(error.failure) };
+    throw error;
+  }
 }
 
 /** Reads a successful upstream's JSON body; a broken body becomes the channel's classified error. */

@@ -84,6 +84,7 @@ export interface UsageEventsTable {
   error_code: string | null;
   latency_ms: Int;
   ttfb_ms: IntNull;
+  attempts: string | null;
   created_at: Big;
 }
 
@@ -217,7 +218,7 @@ export function mapUsage(row: {
   channel: string | null; endpoint: string; stream: unknown; input_tokens: unknown;
   cached_input_tokens: unknown; cache_write_tokens: unknown; output_tokens: unknown;
   reasoning_tokens: unknown; held: unknown; cost: unknown; price_version: unknown; status: string;
-  http_status: unknown; error_code: string | null; latency_ms: unknown; ttfb_ms: unknown; created_at: unknown;
+  http_status: unknown; error_code: string | null; latency_ms: unknown; ttfb_ms: unknown; attempts?: string | null; created_at: unknown;
 }): UsageEvent {
   return {
     requestId: row.request_id,
@@ -241,6 +242,7 @@ export function mapUsage(row: {
     errorCode: row.error_code,
     latencyMs: toNum(row.latency_ms),
     ttfbMs: toNumOrNull(row.ttfb_ms),
+    attempts: row.attempts ?? null,
     createdAt: toDate(row.created_at),
   };
 }
@@ -281,7 +283,7 @@ export function isUniqueViolation(error: unknown): boolean {
 export const USAGE_COLUMNS = [
   'user_id', 'key_id', 'model', 'provider', 'channel', 'endpoint', 'stream', 'input_tokens',
   'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens', 'held', 'price_version',
-  'status', 'http_status', 'error_code', 'latency_ms', 'ttfb_ms', 'created_at',
+  'status', 'http_status', 'error_code', 'latency_ms', 'ttfb_ms', 'attempts', 'created_at',
 ] as const;
 
 export type UsageColumn = (typeof USAGE_COLUMNS)[number];
@@ -309,6 +311,7 @@ export function usageRow(u: UsageEvent): Record<UsageColumn, UsageValue> {
     error_code: u.errorCode,
     latency_ms: u.latencyMs,
     ttfb_ms: u.ttfbMs,
+    attempts: u.attempts ?? null,
     created_at: u.createdAt.getTime(),
   };
 }

@@ -76,6 +76,8 @@ export interface UsageEvent {
   errorCode: string | null;
   latencyMs: number;
   ttfbMs: number | null;
+  /** The channels tried, `channel;outcome;ms` comma-separated (as in x-switchyard-attempts). */
+  attempts?: string | null;
   createdAt: Date;
 }
 

@@ -31,6 +31,7 @@ export function usageEvent(requestId: string, userId: string, over: Partial<Usag
     errorCode: null,
     latencyMs: 1234,
     ttfbMs: 210,
+    attempts: 'p/m;ok;12ms',
     createdAt: new Date(Math.floor(Date.now() / 1000) * 1000),
     ...over,
   };

@@ -114,6 +114,7 @@ export function init(dialect: Dialect): Migration {
         .addColumn('error_code', 'text')
         .addColumn('latency_ms', 'integer', (c) => c.notNull())
         .addColumn('ttfb_ms', 'integer')
+        .addColumn('attempts', 'text')
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .$call((b) => (pg ? b : b.modifyEnd(sql` without rowid`)))
         .execute();

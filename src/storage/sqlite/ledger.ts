@@ -60,10 +60,10 @@ function prepareAll(db: Db) {
     insertUsage: db.prepare<[Record<string, string | number | bigint | null>], unknown>(
       `INSERT INTO usage_events (request_id, user_id, key_id, model, provider, channel, endpoint, stream,
          input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, held, cost,
-         price_version, status, http_status, error_code, latency_ms, ttfb_ms, created_at)
+         price_version, status, http_status, error_code, latency_ms, ttfb_ms, attempts, created_at)
        VALUES (@request_id, @user_id, @key_id, @model, @provider, @channel, @endpoint, @stream,
          @input_tokens, @cached_input_tokens, @cache_write_tokens, @output_tokens, @reasoning_tokens, @held, @cost,
-         @price_version, @status, @http_status, @error_code, @latency_ms, @ttfb_ms, @created_at)
+         @price_version, @status, @http_status, @error_code, @latency_ms, @ttfb_ms, @attempts, @created_at)
        ON CONFLICT (request_id) DO NOTHING`,
     ),
     touch: db.prepare<[number, string], unknown>(

@@ -59,6 +59,7 @@ export const usageView = (u: UsageEvent) => ({
   error_code: u.errorCode,
   latency_ms: u.latencyMs,
   ttfb_ms: u.ttfbMs,
+  attempts: u.attempts ?? null,
   created_at: u.createdAt.toISOString(),
 });
 

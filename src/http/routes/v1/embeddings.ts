@@ -5,7 +5,9 @@ import { quoteEmbeddings } from '../../../billing/quote.ts';
 import { GatewayError } from '../../../domain/errors.ts';
 import { formatCredits } from '../../../domain/money.ts';
 import { validateEmbeddingsRequest } from '../../../protocol/openai/validate.ts';
-import { dispatch, readUpstreamJson, type Dispatched } from '../../../routing/dispatch.ts';
+import type { CallContext } from '../../../providers/shared/types.ts';
+import type { Channel } from '../../../routing/channels.ts';
+import { dispatch, readUpstreamJson, type Attempt } from '../../../routing/dispatch.ts';
 import { plan } from '../../../routing/plan.ts';
 import { ClientAbortError } from '../../../upstream/client.ts';
 import { apiKeyHook } from '../../auth.ts';
@@ -26,25 +28,36 @@ export function embeddingsRoute(app: FastifyInstance, deps: AppDeps): void {
     );
     await session.hold(quote.hold);
     const signal = cancelOnClientClose(reply);
-    let sent: Dispatched | undefined;
-    try {
-      sent = await dispatch(deps.upstream, plan(deps.channels.get(model.config.id) ?? []), (ch) => {
-        const codec = ch.adapter.embeddings;
-        if (!codec) throw new GatewayError('internal_error', 'channel cannot serve embeddings');
-        return codec.encodeRequest(body, { settings: ch.settings, upstreamModel: ch.upstreamModel, stream: false, maxOutputTokens: model.config.maxOutputTokens });
-      }, signal);
-      void reply.header('x-switchyard-attempts', attemptsHeader(sent.attempts));
-      const codec = sent.channel.adapter.embeddings;
+    const callFor = (ch: Channel): CallContext => ({ settings: ch.settings, upstreamModel: ch.upstreamModel, stream: false, maxOutputTokens: model.config.maxOutputTokens });
+    const codecOf = (ch: Channel): NonNullable<Channel['adapter']['embeddings']> => {
+      const codec = ch.adapter.embeddings;
       if (!codec) throw new GatewayError('internal_error', 'channel cannot serve embeddings');
-      const result = codec.decodeResponse(await readUpstreamJson(sent, signal), { settings: sent.channel.settings, upstreamModel: sent.channel.upstreamModel, stream: false, maxOutputTokens: model.config.maxOutputTokens });
+      return codec;
+    };
+    const attempts: Attempt[] = [];
+    try {
+      const won = await dispatch(deps.upstream, plan(deps.channels.get(model.config.id) ?? []), {
+        encode: (ch) => codecOf(ch).encodeRequest(body, callFor(ch)),
+        // Decoded before anything is committed: an invalid body fails over to the next channel.
+        accept: async (candidate) => codecOf(candidate.channel).decodeResponse(await readUpstreamJson(candidate, signal), callFor(candidate.channel)),
+        signal,
+        attempts,
+        maxAttempts: deps.config.routing.maxAttempts,
+        deadlineAt: startedAt + deps.config.routing.deadlineMs,
+      });
+      void reply.header('x-switchyard-attempts', attemptsHeader(attempts));
+      const result = won.value;
       const usage = result.usage ?? { input: quote.countedInputTokens, cachedInput: 0, cacheWrite: 0, output: 0, reasoning: 0 };
-      const charged = await session.settle({ usage, status: 'ok', httpStatus: 200, errorCode: null, provider: sent.channel.provider.id, channel: sent.channel.id, ttfbMs: sent.headersMs });
+      const charged = await session.settle({
+        usage, status: 'ok', httpStatus: 200, errorCode: null, provider: won.channel.provider.id, channel: won.channel.id, ttfbMs: won.headersMs, attempts: attemptsHeader(attempts),
+      });
       const tokens = usage.input + usage.cachedInput;
       result.response.usage = { ...(result.response.usage ?? { prompt_tokens: tokens, total_tokens: tokens }), cost: formatCredits(charged) } as typeof result.response.usage;
       void reply.header('x-switchyard-credits-charged', formatCredits(charged));
       return result.response;
     } catch (error) {
-      await session.release(signal.aborted ? new ClientAbortError('client closed') : error, sent?.channel.provider.id ?? null, sent?.channel.id ?? null);
+      if (attempts.length > 0 && !reply.sent) void reply.header('x-switchyard-attempts', attemptsHeader(attempts));
+      await session.release(signal.aborted ? new ClientAbortError('client closed') : error, { channel: attempts.at(-1)?.channel ?? null, attempts: attemptsHeader(attempts) || null });
       throw error;
     }
   });
