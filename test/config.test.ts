@@ -51,6 +51,7 @@ describe('config', () => {
     expect(bad(yaml.replace('input_per_mtok_usd: 0.15', 'input_per_mtok_usd: cheap'))).toThrow(/models\[0\]\.price\.input_per_mtok_usd/);
     expect(bad(yaml.replace('    price:', '    colour: red\n    price:'))).toThrow(/colour/);
     expect(bad('models: [')).toThrow(ConfigError);
+    expect(bad(yaml.replace('  - id: gpt-4o-mini\n', '  - id: gpt-4o-mini\n    aliases: [gpt-4o-mini]\n'))).toThrow(/models\[0\]\.aliases\[0\]: "gpt-4o-mini" is already a model id or alias/);
     expect(() => loadConfig({ env: { ...env, PORT: 'eighty' }, yamlText: yaml })).toThrow(/PORT/);
     expect(() => loadConfig({ env: { ...env, DATABASE_URL: 'mysql://x' }, yamlText: yaml })).toThrow(/DATABASE_URL/);
   });

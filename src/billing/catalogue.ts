@@ -26,9 +26,11 @@ export function publicPricing(price: ModelPrice): Record<string, string | number
 
 export class Catalogue {
   private readonly byId: ReadonlyMap<string, PricedModel>;
+  private readonly models: readonly PricedModel[];
 
   constructor(models: readonly PricedModel[]) {
-    this.byId = new Map(models.map((m) => [m.config.id, m]));
+    this.models = models;
+    this.byId = new Map(models.flatMap((m) => [m.config.id, ...(m.config.aliases ?? [])].map((id): [string, PricedModel] => [id, m])));
   }
 
   static async load(models: readonly ModelConfig[], prices: PricesRepo): Promise<Catalogue> {
@@ -47,8 +49,9 @@ export class Catalogue {
     return this.byId.get(id);
   }
 
+  /** Each model once (aliases are not listed separately). */
   list(): PricedModel[] {
-    return [...this.byId.values()];
+    return [...this.models];
   }
 }
 

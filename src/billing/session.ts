@@ -45,6 +45,11 @@ export class BillingSession {
     return this.held;
   }
 
+  /** The request was served by another model than the one asked for (a fallback): bill that model. */
+  useModel(model: PricedModel): void {
+    this.info.model = model;
+  }
+
   async hold(amount: MicroCredits): Promise<void> {
     const outcome = await this.ledger.hold({
       requestId: this.info.requestId,

@@ -42,6 +42,8 @@ export interface PriceConfig {
 
 export interface ModelConfig {
   id: string;
+  /** Other ids clients may use for this model (same channels, same price). */
+  aliases: readonly string[];
   kind: 'chat' | 'embeddings';
   description: string | undefined;
   contextWindow: number | undefined;
@@ -245,8 +247,13 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     if (m.kind === 'chat' && p.output_per_mtok_usd === undefined) {
       throw new ConfigError(`${at}.output_per_mtok_usd: required for a chat model`);
     }
+    for (const [j, alias] of (m.aliases ?? []).entries()) {
+      if (modelIds.has(alias)) throw new ConfigError(`models[${i}].aliases[${j}]: "${alias}" is already a model id or alias`);
+      modelIds.add(alias);
+    }
     return Object.freeze({
       id: m.id,
+      aliases: Object.freeze([...(m.aliases ?? [])]),
       kind: m.kind,
       description: m.description,
       contextWindow: m.context_window,

@@ -37,6 +37,7 @@ export const channelSchema = z.strictObject({
 
 export const modelSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'a model id without spaces'),
+  aliases: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'a model id without spaces')).optional(),
   kind: z.enum(['chat', 'embeddings']).default('chat'),
   description: z.string().optional(),
   context_window: z.number().int().positive().optional(),

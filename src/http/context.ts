@@ -34,7 +34,8 @@ declare module 'fastify' {
 /** The model the key asked for, if it exists and the key may use it; 404 otherwise (no existence leak). */
 export function resolveModel(deps: AppDeps, auth: AuthContext, id: string, kind: 'chat' | 'embeddings'): PricedModel {
   const model = deps.catalogue.get(id);
-  if (!model || (auth.allowedModels && !auth.allowedModels.has(id))) {
+  // A key limited to some models may use them by id or by alias.
+  if (!model || (auth.allowedModels && !auth.allowedModels.has(id) && !auth.allowedModels.has(model.config.id))) {
     throw new GatewayError('model_not_found', `The model '${id}' does not exist or you do not have access to it.`, { param: 'model' });
   }
   if (model.config.kind !== kind) {

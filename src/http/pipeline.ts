@@ -19,6 +19,8 @@ import type { Channel } from '../routing/channels.ts';
 import { dispatch, readUpstreamJson, type Attempt, type Dispatched } from '../routing/dispatch.ts';
 import { plan } from '../routing/plan.ts';
 import { ClientAbortError, toFailure, UpstreamFailureError } from '../upstream/client.ts';
+import type { AuthContext } from '../accounts/authenticator.ts';
+import type { PricedModel } from '../billing/catalogue.ts';
 import { requireAuth, resolveModel, type AppDeps } from './context.ts';
 import { attemptsHeader, cancelOnClientClose } from './routes/v1/common.ts';
 import { StreamWriter } from './sse-writer.ts';
@@ -247,13 +249,28 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
   await session.settle(outcome(run, billed, 'ok', 200, null, ttfbMs));
 }
 
+/** A fallback model named in the request: it must exist and the key must be allowed to use it. */
+function resolveFallback(deps: AppDeps, auth: AuthContext, id: string): PricedModel {
+  try {
+    return resolveModel(deps, auth, id, 'chat');
+  } catch (error) {
+    if (error instanceof GatewayError) throw new GatewayError(error.code, error.message, { param: 'models' });
+    throw error;
+  }
+}
+
 export async function runChat(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, dialect: ChatDialect): Promise<unknown> {
   const startedAt = performance.now();
   const createdAt = Math.floor(Date.now() / 1000);
   const decoded = dialect.decode(request.body);
   const auth = requireAuth(request.auth);
   const model = resolveModel(deps, auth, decoded.canonical.model, 'chat');
-  const quote = quoteChat(decoded.canonical, model);
+  // Fallback models (request `models`): tried after every channel of the requested one, billed at the model
+  // that answered; the hold covers the dearest of them.
+  const candidates = [model, ...(decoded.fallbackModels ?? []).map((id) => resolveFallback(deps, auth, id))];
+  const byId = new Map(candidates.map((m) => [m.config.id, m]));
+  const quotes = candidates.map((m) => quoteChat(decoded.canonical, m));
+  const quote = quotes.reduce((a, b) => (b.hold > a.hold ? b : a));
   const session = new BillingSession(
     deps.store.ledger,
     { requestId: request.id, userId: auth.userId, keyId: auth.keyId, model, endpoint: dialect.endpoint, stream: decoded.stream, startedAt },
@@ -261,11 +278,13 @@ export async function runChat(deps: AppDeps, request: FastifyRequest, reply: Fas
   );
   await session.hold(quote.hold);
   const signal = cancelOnClientClose(reply);
-  const callFor = (ch: Channel): CallContext => ({ settings: ch.settings, upstreamModel: ch.upstreamModel, stream: decoded.stream, maxOutputTokens: model.config.maxOutputTokens });
+  const modelOf = (ch: Channel): PricedModel => byId.get(ch.model) ?? model;
+  const callFor = (ch: Channel): CallContext => ({ settings: ch.settings, upstreamModel: ch.upstreamModel, stream: decoded.stream, maxOutputTokens: modelOf(ch).config.maxOutputTokens });
   const runFor = (sent: Dispatched): Run => ({ deps, reply, dialect, decoded, session, sent, call: callFor(sent.channel), quote, signal, native: isNative(sent.channel, dialect), createdAt });
   const attempts: Attempt[] = [];
   try {
-    const won = await dispatch(deps.upstream, plan(deps.channels.get(model.config.id) ?? []), {
+    const channels = candidates.flatMap((m) => plan(deps.channels.get(m.config.id) ?? []));
+    const won = await dispatch(deps.upstream, channels, {
       encode: (ch) => {
         if (isNative(ch, dialect) && ch.adapter.native) return ch.adapter.native.encodeRequest(decoded.original, callFor(ch));
         if (!ch.adapter.chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
@@ -278,6 +297,7 @@ export async function runChat(deps: AppDeps, request: FastifyRequest, reply: Fas
       deadlineAt: startedAt + deps.config.routing.deadlineMs,
     });
     void reply.header('x-switchyard-attempts', attemptsHeader(attempts));
+    if (modelOf(won.channel) !== model) session.useModel(modelOf(won.channel));
     const run = runFor(won);
     const warnings = run.native ? won.warnings : [...decoded.warnings, ...won.warnings];
     if (warnings.length > 0) void reply.header('x-switchyard-warnings', JSON.stringify(warnings));

@@ -23,6 +23,8 @@ export interface DecodedChat {
   wantsStreamUsage: boolean;
   /** What the translation to the canonical request could not carry (reported in x-switchyard-warnings). */
   warnings: Warning[];
+  /** Models to fall back to, in order, when every channel of the requested one fails (OpenRouter's `models`). */
+  fallbackModels?: string[];
 }
 
 export interface DialectContext {

@@ -10,6 +10,8 @@ import { ChannelHealth, type Breaker } from './health.ts';
 
 export interface Channel {
   id: string;
+  /** The public id of the model this channel serves. */
+  model: string;
   provider: ProviderConfig;
   adapter: ProviderAdapter;
   settings: ChannelSettings;
@@ -52,6 +54,7 @@ export function resolveChannels(config: Config, health: ChannelHealth = new Chan
         if (!capable) throw new ConfigError(`model ${model.id}: provider type ${provider.type} cannot serve ${model.kind}`);
         return {
           id: c.id,
+          model: model.id,
           provider,
           adapter,
           settings: { baseUrl, apiKey: provider.apiKey, headers: provider.headers, apiVersion: provider.apiVersion },

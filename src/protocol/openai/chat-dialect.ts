@@ -31,10 +31,14 @@ export const openAIChatDialect: ChatDialect = {
   protocol: 'openai',
   endpoint: 'chat.completions',
   decode(body) {
-    const canonical = validateChatRequest(body);
+    const validated = validateChatRequest(body);
+    // `models` (fallbacks, as OpenRouter takes them) is the gateway's to act on: it is not forwarded upstream.
+    const { models, ...canonical } = validated;
+    const fallbackModels = Array.isArray(models) ? (models as string[]).filter((m) => m !== canonical.model) : undefined;
     return {
-      canonical,
+      canonical: canonical as typeof validated,
       original: canonical,
+      ...(fallbackModels?.length ? { fallbackModels } : {}),
       stream: canonical.stream === true,
       wantsStreamUsage: canonical.stream_options?.include_usage === true,
       warnings: [],

@@ -28,6 +28,7 @@ const chatSchema = z.looseObject({
   tools: z.array(z.looseObject({ type: z.string() })).optional(),
   tool_choice: z.union([z.string(), z.looseObject({ type: z.string() })]).optional(),
   response_format: z.looseObject({ type: z.string() }).optional(),
+  models: z.array(z.string().min(1)).max(10).optional(),
 });
 
 const embeddingsSchema = z.looseObject({
