@@ -48,6 +48,8 @@ export interface ModelConfig {
   description: string | undefined;
   contextWindow: number | undefined;
   maxOutputTokens: number;
+  /** Hedge delay: fixed milliseconds, or 'adaptive' (twice the channel's time-to-first-byte average). */
+  hedgeDelayMs: number | 'adaptive' | undefined;
   channels: readonly ChannelConfig[];
   price: PriceConfig;
 }
@@ -258,6 +260,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
       description: m.description,
       contextWindow: m.context_window,
       maxOutputTokens: m.max_output_tokens,
+      hedgeDelayMs: m.hedge?.delay_ms,
       channels: Object.freeze(channels),
       price: Object.freeze({
         inputPerMtok: usdField(p.input_per_mtok_usd, `${at}.input_per_mtok_usd`),

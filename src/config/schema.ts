@@ -42,6 +42,8 @@ export const modelSchema = z.strictObject({
   description: z.string().optional(),
   context_window: z.number().int().positive().optional(),
   max_output_tokens: z.number().int().positive().default(4096),
+  /** Opt-in hedging: no byte from the first channel after the delay → the next channel starts too. */
+  hedge: z.strictObject({ delay_ms: z.union([z.number().int().positive(), z.literal('adaptive')]) }).optional(),
   channels: z.array(channelSchema).min(1),
   price: priceSchema,
 });

@@ -249,6 +249,14 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
   await session.settle(outcome(run, billed, 'ok', 200, null, ttfbMs));
 }
 
+/** The hedge delay for a channel: the model's fixed delay, or twice the channel's time-to-first-byte average. */
+function hedgeDelay(model: PricedModel, channel: Channel): number | undefined {
+  const delay = model.config.hedgeDelayMs;
+  if (delay !== 'adaptive') return delay;
+  const ttfb = channel.breaker.view().ttfbMs;
+  return Math.min(10_000, Math.max(50, ttfb === null ? 1_000 : Math.round(2 * ttfb)));
+}
+
 /** A fallback model named in the request: it must exist and the key must be allowed to use it. */
 function resolveFallback(deps: AppDeps, auth: AuthContext, id: string): PricedModel {
   try {
@@ -295,6 +303,7 @@ export async function runChat(deps: AppDeps, request: FastifyRequest, reply: Fas
       attempts,
       maxAttempts: deps.config.routing.maxAttempts,
       deadlineAt: startedAt + deps.config.routing.deadlineMs,
+      ...(candidates.some((m) => m.config.hedgeDelayMs !== undefined) ? { hedgeDelayMs: (ch: Channel) => hedgeDelay(modelOf(ch), ch) } : {}),
     });
     void reply.header('x-switchyard-attempts', attemptsHeader(attempts));
     if (modelOf(won.channel) !== model) session.useModel(modelOf(won.channel));

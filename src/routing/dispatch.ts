@@ -90,60 +90,133 @@ export interface DispatchOptions<T> {
   maxAttempts: number;
   /** performance.now() after which no further channel is tried. */
   deadlineAt: number;
+  /**
+   * Hedging (opt-in per model): when a channel has not been accepted after this many milliseconds, the next
+   * channel starts too; the first accepted wins and the other is cancelled (never billed to the user).
+   */
+  hedgeDelayMs?: (channel: Channel) => number | undefined;
+}
+
+type AttemptResult<T> = { ok: true; value: T; candidate: Dispatched } | { ok: false; error: GatewayError } | { ok: false; cancelled: true };
+
+/** One channel, start to accepted (or failed): records the outcome on the channel's breaker. */
+async function attemptOn<T>(upstream: UpstreamClient, channel: Channel, options: DispatchOptions<T>, attempts: Attempt[], dispatchStarted: number, ticket: number, own: AbortSignal): Promise<AttemptResult<T>> {
+  const started = performance.now();
+  let settled = false;
+  let error: GatewayError;
+  try {
+    const encoded = options.encode(channel);
+    try {
+      const response = await upstream.send(channel.provider.id, encoded.upstream, own);
+      if (response.status >= 200 && response.status < 300) {
+        const ttfbMs = performance.now() - started;
+        const candidate: Dispatched = { channel, response, warnings: encoded.warnings, attempts, headersMs: Math.round(performance.now() - dispatchStarted) };
+        const verdict = await acceptOrFail(options.accept, candidate, own);
+        if (verdict.ok) {
+          channel.breaker.record({ ok: true, ttfbMs }, ticket);
+          settled = true;
+          // A JSON body was read whole by accept; a stream is still arriving.
+          if (response.body.readableEnded) channel.breaker.recordLatency(performance.now() - started);
+          else watchBody(channel, response, started, options.signal);
+          attempts.push({ channel: channel.id, outcome: 'ok', ms: Math.round(performance.now() - started) });
+          return { ok: true, value: verdict.value, candidate };
+        }
+        error = verdict.error;
+      } else {
+        const body = await readErrorBody(response);
+        error = channel.adapter.classifyError({ kind: 'status', status: response.status, headers: response.headers, body, message: `HTTP ${response.status}` });
+      }
+    } catch (failure) {
+      if (failure instanceof ClientAbortError) {
+        if (options.signal.aborted) throw failure;
+        // Cancelled by the dispatcher (a hedge lost the race): not the channel's fault.
+        attempts.push({ channel: channel.id, outcome: 'hedge_cancelled', ms: Math.round(performance.now() - started) });
+        return { ok: false, cancelled: true };
+      }
+      if (!(failure instanceof UpstreamFailureError)) throw failure;
+      error = channel.adapter.classifyError(failure.failure);
+    }
+    channel.breaker.record(healthOutcome(error), ticket);
+    settled = true;
+  } finally {
+    // The client left, or something other than the upstream failed: nothing learnt, the probe is free again.
+    if (!settled) channel.breaker.release(ticket);
+  }
+  attempts.push({ channel: channel.id, outcome: error.code, ms: Math.round(performance.now() - started) });
+  return { ok: false, error };
 }
 
 export async function dispatch<T>(upstream: UpstreamClient, channels: readonly Channel[], options: DispatchOptions<T>): Promise<Dispatched & { value: T }> {
-  const { encode, signal } = options;
+  const { signal } = options;
   const attempts: Attempt[] = options.attempts ?? [];
   const dispatchStarted = performance.now();
   let lastError: GatewayError | undefined;
-  for (let i = 0; i < channels.length; i++) {
-    const channel = channels[i];
-    if (!channel) continue;
-    if (attempts.length >= options.maxAttempts || (attempts.length > 0 && performance.now() > options.deadlineAt)) break;
-    // Its breaker opened (or a Retry-After began) since the plan, or another request holds the half-open probe.
-    let ticket = channel.breaker.admit(false);
-    if (ticket === SKIP) {
-      if (!nothingLater(channels, i)) continue;
-      ticket = channel.breaker.admit(true);
-    }
-    const started = performance.now();
-    let settled = false;
-    try {
-      const encoded = encode(channel);
-      try {
-        const response = await upstream.send(channel.provider.id, encoded.upstream, signal);
-        if (response.status >= 200 && response.status < 300) {
-          const ttfbMs = performance.now() - started;
-          const candidate: Dispatched = { channel, response, warnings: encoded.warnings, attempts, headersMs: Math.round(performance.now() - dispatchStarted) };
-          const value = await acceptOrFail(options.accept, candidate, signal);
-          if (value.ok) {
-            channel.breaker.record({ ok: true, ttfbMs }, ticket);
-            settled = true;
-            // A JSON body was read whole by accept; a stream is still arriving.
-            if (response.body.readableEnded) channel.breaker.recordLatency(performance.now() - started);
-            else watchBody(channel, response, started, signal);
-            attempts.push({ channel: channel.id, outcome: 'ok', ms: Math.round(performance.now() - started) });
-            return { ...candidate, value: value.value };
-          }
-          lastError = value.error;
-        } else {
-          const body = await readErrorBody(response);
-          lastError = channel.adapter.classifyError({ kind: 'status', status: response.status, headers: response.headers, body, message: `HTTP ${response.status}` });
-        }
-      } catch (error) {
-        if (error instanceof ClientAbortError) throw error;
-        if (!(error instanceof UpstreamFailureError)) throw error;
-        lastError = channel.adapter.classifyError(error.failure);
+  let next = 0;
+  let started = 0;
+  type Running = { promise: Promise<AttemptResult<T> & { id: number }>; controller: AbortController; channel: Channel };
+  const running = new Map<number, Running>();
+
+  /** The next channel that may be tried now, admitted by its breaker (or undefined: none left). */
+  const admitNext = (): { channel: Channel; ticket: number } | undefined => {
+    while (next < channels.length) {
+      if (started >= options.maxAttempts || (started > 0 && performance.now() > options.deadlineAt)) return undefined;
+      const i = next++;
+      const channel = channels[i];
+      if (!channel) continue;
+      // Its breaker opened (or a Retry-After began) since the plan, or another request holds the half-open probe.
+      let ticket = channel.breaker.admit(false);
+      if (ticket === SKIP) {
+        if (!nothingLater(channels, i)) continue;
+        ticket = channel.breaker.admit(true);
       }
-      channel.breaker.record(healthOutcome(lastError), ticket);
-      settled = true;
-    } finally {
-      // The client left, or something other than the upstream failed: nothing learnt, the probe is free again.
-      if (!settled) channel.breaker.release(ticket);
+      return { channel, ticket };
     }
-    attempts.push({ channel: channel.id, outcome: lastError.code, ms: Math.round(performance.now() - started) });
-    if (!lastError.failover || signal.aborted) break;
+    return undefined;
+  };
+  const start = (): boolean => {
+    const admitted = admitNext();
+    if (!admitted) return false;
+    const id = started++;
+    const controller = new AbortController();
+    // Only a hedged request ever cancels one of its own attempts; otherwise the client's signal is enough.
+    const own = options.hedgeDelayMs ? AbortSignal.any([signal, controller.signal]) : signal;
+    const promise = attemptOn(upstream, admitted.channel, options, attempts, dispatchStarted, admitted.ticket, own).then((r) => ({ ...r, id }));
+    running.set(id, { promise, controller, channel: admitted.channel });
+    return true;
+  };
+  const cancelOthers = (winner: number): void => {
+    for (const [id, r] of running) if (id !== winner) r.controller.abort();
+  };
+
+  try {
+    while (running.size > 0 || start()) {
+      if (running.size === 0) continue;
+      // With one attempt in flight and a hedge delay for its channel, race it against the delay.
+      const only = running.size === 1 ? [...running.values()][0] : undefined;
+      const delay = only ? options.hedgeDelayMs?.(only.channel) : undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const hedge = delay === undefined ? undefined : new Promise<'hedge'>((resolve) => (timer = setTimeout(() => resolve('hedge'), delay)));
+      const result = await Promise.race([...[...running.values()].map((r) => r.promise), ...(hedge ? [hedge] : [])]);
+      if (timer) clearTimeout(timer);
+      if (result === 'hedge') {
+        if (only && start()) only.channel.breaker.hedges += 1;
+        continue;
+      }
+      running.delete(result.id);
+      if (result.ok) {
+        cancelOthers(result.id);
+        return { ...result.candidate, value: result.value };
+      }
+      if ('cancelled' in result) continue;
+      lastError = result.error;
+      if (!result.error.failover || signal.aborted) {
+        cancelOthers(-1);
+        break;
+      }
+    }
+  } finally {
+    // Losers finish on their own (their bodies are dropped by accept's failure path); nothing is awaited here.
+    for (const r of running.values()) void r.promise.catch(() => undefined);
   }
   throw lastError ?? new GatewayError('no_channel_available', 'No upstream channel is available for this model.');
 }

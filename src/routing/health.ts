@@ -51,6 +51,8 @@ export interface ChannelHealthView {
   retryAfterUntil: number | null;
   lastError: string | null;
   lastErrorAt: number | null;
+  /** Hedged requests started because this channel had not answered within the hedge delay. */
+  hedges: number;
 }
 
 /** `admit` answers: skip the channel, send normally, or (a positive number) send as the half-open probe. */
@@ -77,6 +79,8 @@ export class Breaker {
   private retryAfterUntil = 0;
   private latencyMs: number | null = null;
   private ttfbMs: number | null = null;
+  /** Hedges started because this channel was slow (counted here, shown by GET /admin/v1/channels). */
+  hedges = 0;
   private lastError: string | null = null;
   private lastErrorAt: number | null = null;
   private readonly okCounts = new Uint32Array(BUCKETS);
@@ -198,6 +202,7 @@ export class Breaker {
       retryAfterUntil: this.retryAfterUntil > now ? this.retryAfterUntil : null,
       lastError: this.lastError,
       lastErrorAt: this.lastErrorAt,
+      hedges: this.hedges,
     };
   }
 

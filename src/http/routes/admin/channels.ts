@@ -44,6 +44,7 @@ export function channelRoutes(admin: FastifyInstance, deps: AppDeps): void {
         retry_after_until: iso(h.retryAfterUntil),
         last_error: h.lastError,
         last_error_at: iso(h.lastErrorAt),
+        hedges: h.hedges,
       };
     });
     const sharing = deps.health.sharing();
