@@ -11,6 +11,8 @@ export interface Timeouts {
   connectMs: number;
   firstByteMs: number;
   idleMs: number;
+  /** The first-byte deadline follows the channel's observed p95 (1.5 × p95, at least 250 ms, at most firstByteMs). */
+  adaptiveFirstByte: boolean;
 }
 
 export interface ProviderConfig {
@@ -48,7 +50,7 @@ export interface ModelConfig {
   description: string | undefined;
   contextWindow: number | undefined;
   maxOutputTokens: number;
-  /** Hedge delay: fixed milliseconds, or 'adaptive' (twice the channel's time-to-first-byte average). */
+  /** Hedge delay: fixed milliseconds, or 'adaptive' (the channel's time-to-first-byte p95; 1 s until known). */
   hedgeDelayMs: number | 'adaptive' | undefined;
   channels: readonly ChannelConfig[];
   price: PriceConfig;
@@ -115,7 +117,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 1_000, firstByteMs: 60_000, idleMs: 60_000 };
+const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 1_000, firstByteMs: 60_000, idleMs: 60_000, adaptiveFirstByte: false };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -228,6 +230,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
       timeouts: Object.freeze({
         connectMs: p.timeouts?.connect_ms ?? DEFAULT_TIMEOUTS.connectMs,
         firstByteMs: p.timeouts?.first_byte_ms ?? DEFAULT_TIMEOUTS.firstByteMs,
+        adaptiveFirstByte: p.timeouts?.adaptive_first_byte ?? DEFAULT_TIMEOUTS.adaptiveFirstByte,
         idleMs: p.timeouts?.idle_ms ?? DEFAULT_TIMEOUTS.idleMs,
       }),
     });

@@ -24,6 +24,8 @@ export const providerSchema = z.strictObject({
       connect_ms: z.number().int().positive().optional(),
       first_byte_ms: z.number().int().positive().optional(),
       idle_ms: z.number().int().positive().optional(),
+      /** First-byte deadline from the channel's observed p95 (first_byte_ms stays the ceiling). */
+      adaptive_first_byte: z.boolean().optional(),
     })
     .optional(),
 });

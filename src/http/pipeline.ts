@@ -249,12 +249,12 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
   await session.settle(outcome(run, billed, 'ok', 200, null, ttfbMs));
 }
 
-/** The hedge delay for a channel: the model's fixed delay, or twice the channel's time-to-first-byte average. */
+/** The hedge delay for a channel: the model's fixed delay, or the channel's observed time-to-first-byte p95. */
 function hedgeDelay(model: PricedModel, channel: Channel): number | undefined {
   const delay = model.config.hedgeDelayMs;
   if (delay !== 'adaptive') return delay;
-  const ttfb = channel.breaker.view().ttfbMs;
-  return Math.min(10_000, Math.max(50, ttfb === null ? 1_000 : Math.round(2 * ttfb)));
+  const p95 = channel.breaker.ttfbP95();
+  return Math.min(10_000, Math.max(50, p95 === null ? 1_000 : Math.round(p95)));
 }
 
 /** A fallback model named in the request: it must exist and the key must be allowed to use it. */

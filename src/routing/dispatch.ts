@@ -97,6 +97,14 @@ export interface DispatchOptions<T> {
   hedgeDelayMs?: (channel: Channel) => number | undefined;
 }
 
+/** The adaptive first-byte deadline: 1.5 × the channel's observed p95, at least 250 ms, at most the ceiling. */
+function firstByteDeadline(channel: Channel): number | undefined {
+  const timeouts = channel.provider.timeouts;
+  if (!timeouts.adaptiveFirstByte) return undefined;
+  const p95 = channel.breaker.ttfbP95();
+  return p95 === null ? undefined : Math.min(timeouts.firstByteMs, Math.max(250, Math.round(p95 * 1.5)));
+}
+
 type AttemptResult<T> = { ok: true; value: T; candidate: Dispatched } | { ok: false; error: GatewayError } | { ok: false; cancelled: true };
 
 /** One channel, start to accepted (or failed): records the outcome on the channel's breaker. */
@@ -107,7 +115,7 @@ async function attemptOn<T>(upstream: UpstreamClient, channel: Channel, options:
   try {
     const encoded = options.encode(channel);
     try {
-      const response = await upstream.send(channel.provider.id, encoded.upstream, own);
+      const response = await upstream.send(channel.provider.id, encoded.upstream, own, firstByteDeadline(channel));
       if (response.status >= 200 && response.status < 300) {
         const ttfbMs = performance.now() - started;
         const candidate: Dispatched = { channel, response, warnings: encoded.warnings, attempts, headersMs: Math.round(performance.now() - dispatchStarted) };

@@ -57,6 +57,8 @@ export interface ChannelHealthView {
 
 /** `admit` answers: skip the channel, send normally, or (a positive number) send as the half-open probe. */
 export const SKIP = -1;
+/** Times to first byte kept per channel for its p95. */
+const TTFB_SAMPLES = 128;
 export const SEND = 0;
 
 const BUCKETS = 6;
@@ -81,6 +83,10 @@ export class Breaker {
   private ttfbMs: number | null = null;
   /** Hedges started because this channel was slow (counted here, shown by GET /admin/v1/channels). */
   hedges = 0;
+  private readonly ttfbSamples: number[] = [];
+  private ttfbNext = 0;
+  private p95: number | null = null;
+  private p95At = -Infinity;
   private lastError: string | null = null;
   private lastErrorAt: number | null = null;
   private readonly okCounts = new Uint32Array(BUCKETS);
@@ -131,7 +137,11 @@ export class Breaker {
     const wasProbe = ticket > 0 && ticket === this.probeToken;
     if (wasProbe) this.probeToken = 0;
     if (outcome.ok) {
-      if (outcome.ttfbMs !== undefined) this.ttfbMs = ewma(this.ttfbMs, outcome.ttfbMs);
+      if (outcome.ttfbMs !== undefined) {
+        this.ttfbMs = ewma(this.ttfbMs, outcome.ttfbMs);
+        this.ttfbSamples[this.ttfbNext] = outcome.ttfbMs;
+        this.ttfbNext = (this.ttfbNext + 1) % TTFB_SAMPLES;
+      }
       this.consecutive = 0;
       // Closing resets the window, so count after it: the success is the first request of the fresh window.
       if (this.open) this.close(true);
@@ -160,6 +170,18 @@ export class Breaker {
     if (outcome.authFailure) this.trip(config.authCooldownMs, 'auth_failed', now);
     else if (this.consecutive >= config.consecutiveFailures) this.trip(config.cooldownMs, 'consecutive_failures', now);
     else if (this.errorRateTripped(now)) this.trip(config.cooldownMs, 'error_rate', now);
+  }
+
+  /**
+   * The 95th percentile of the last TTFB_SAMPLES times to first byte, or null with fewer than 20 samples.
+   * Computed at most once a second, and only for channels that use it (adaptive deadlines, adaptive hedging).
+   */
+  ttfbP95(now: number = this.registry.now()): number | null {
+    if (now - this.p95At < 1_000) return this.p95;
+    this.p95At = now;
+    if (this.ttfbSamples.length < 20) return (this.p95 = null);
+    const sorted = [...this.ttfbSamples].sort((a, b) => a - b);
+    return (this.p95 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? null);
   }
 
   /** A successful body was read to its end: total upstream latency of the attempt. */

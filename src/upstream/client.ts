@@ -64,22 +64,31 @@ export class UpstreamClient {
     }
   }
 
-  async send(providerId: string, upstream: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  /** `firstByteMs` overrides the provider's first-byte deadline for this call (adaptive deadlines). */
+  async send(providerId: string, upstream: UpstreamRequest, signal: AbortSignal, firstByteMs?: number): Promise<UpstreamResponse> {
     const entry = this.agents.get(providerId);
     if (!entry) throw new Error(`no upstream agent for provider ${providerId}`);
+    const deadline = firstByteMs ?? entry.timeouts.firstByteMs;
+    // undici arms its headers timeout on a coarse timer (a ~0.5 s tick): the first-byte deadline is enforced
+    // with a native timer instead, so a 250 ms deadline means 250 ms. undici's own stays as a backstop.
+    const firstByte = new AbortController();
+    const timer = setTimeout(() => firstByte.abort(), deadline);
     try {
       const res = await request(upstream.url, {
         method: upstream.method,
         headers: upstream.headers,
         body: upstream.body,
-        signal,
+        signal: AbortSignal.any([signal, firstByte.signal]),
         dispatcher: entry.agent,
-        headersTimeout: entry.timeouts.firstByteMs,
+        headersTimeout: deadline + 1_000,
         bodyTimeout: entry.timeouts.idleMs,
       });
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (error) {
+      if (firstByte.signal.aborted && !signal.aborted) throw new UpstreamFailureError({ kind: 'first_byte_timeout', message: 'first-byte deadline passed' });
       throw toFailure(error, signal);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
