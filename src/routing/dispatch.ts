@@ -238,6 +238,13 @@ async function acceptOrFail<T>(accept: (candidate: Dispatched) => Promise<T>, ca
     if (signal.aborted || error instanceof ClientAbortError) throw new ClientAbortError('client closed the request');
     if (error instanceof GatewayError) return { ok: false, error };
     if (error instanceof UpstreamFailureError) return { ok: false, error: candidate.channel.adapter.classifyError(error.failure) };
+    // A transport error while reading the body (undici and system errors carry a code): the upstream's fault.
+    // Anything else is a bug of ours and is not passed off as an upstream failure.
+    if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') {
+      const failure = toFailure(error, signal);
+      if (failure instanceof UpstreamFailureError) return { ok: false, error: candidate.channel.adapter.classifyError(failure.failure) };
+      throw failure;
+    }
     throw error;
   }
 }

@@ -30,10 +30,23 @@
  *                        413 request_too_large, 429 rate_limit_error + `retry-after: 1`, 500 api_error,
  *                        529 overloaded_error, other 5xx api_error, other 4xx invalid_request_error)
  *   #delay:<ms>          wait before the status line;   #hang  never answer (until the client goes away)
+ *   #reset               destroy the socket without any response (after #delay, if any)
  *   #cut:<n>             streaming: destroy the socket after message_start + n more events (no message_stop);
  *                        non-streaming: destroy it after half of the JSON body
+ *   #stall:<n>           streaming: send message_start + n more events, then nothing more, the connection kept
+ *                        open (hang mid-stream) until the client goes away
+ *   #truncate:<n>        streaming: send message_start + n more events, then end the body cleanly (no
+ *                        message_stop): a truncated SSE stream, without a reset
+ *   #badjson             non-streaming: 200 whose body is the first half of the JSON (invalid JSON)
  *   #error_event         streaming: message_start, the first block's start, ping, its first delta, then
  *                        `event: error` (overloaded_error) and the end of the body
+ * Precedence: #hang > #delay, then #reset > #status > answer; streaming, the first of #cut > #stall > #truncate
+ * says where and how the stream stops (counted on the #error_event frames when that is given too).
+ *
+ * Server-wide faults (option `fault`, ARCHITECTURE.md section 9): a function of the recorded request that returns
+ * `{ status }` to answer with that status whatever the request says (before the key check), or `{ directives }`
+ * (e.g. `'#reset'`, `'#badjson'`, `'#cut:2'`) handled as if they ended the last user message, so one upstream is
+ * broken in one specific way while another serves the same prompt normally.
  *   #cached:N            usage.cache_read_input_tokens = N;   #cache_write:N  cache_creation_input_tokens = N
  *
  * Token counts (deterministic, not a tokenizer; cache tokens are reported as given, apart from input_tokens):
@@ -53,6 +66,15 @@ import { randomBytes } from 'node:crypto';
 export interface MockAnthropicOptions {
   apiKey?: string;
   port?: number;
+  /** A fault for every request, decided per request after it is recorded (see the header comment). */
+  fault?: (request: RecordedRequest) => MockFault | undefined;
+}
+
+/** A server-wide fault: a status (429 with `retry-after: retryAfter`, default 1), or directives. */
+export interface MockFault {
+  status?: number;
+  retryAfter?: number;
+  directives?: string;
 }
 
 export interface RecordedRequest {
@@ -80,7 +102,7 @@ const DEFAULT_REPLY = 'Hello from mock.';
 const PIECE_RE = /[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]/gu;
 const FRAGMENT_RE = /[\p{L}\p{N}_]+|\s+|[^\s\p{L}\p{N}_]+/gu;
 const WORD_RE = /\s*\S+/g;
-const DIRECTIVE_RE = /#(reply|tool|thinking|stop):([^\n]*)|#(words|status|delay|cut|cached|cache_write):(\d+)|#(hang|error_event)(?![\w-])/g;
+const DIRECTIVE_RE = /#(reply|tool|thinking|stop):([^\n]*)|#(words|status|delay|cut|stall|truncate|cached|cache_write):(\d+)|#(hang|reset|badjson|error_event)(?![\w-])/g;
 const ERROR_TYPES: Record<number, string> = {
   400: 'invalid_request_error', 401: 'authentication_error', 402: 'billing_error', 403: 'permission_error',
   404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 529: 'overloaded_error',
@@ -101,11 +123,12 @@ const countPieces = (text: string): number => text.match(PIECE_RE)?.length ?? 0;
 
 interface Directives {
   reply?: string; words?: number; tool?: { name: string; args: string; input: Json }; thinking?: string; stop?: string;
-  status?: number; delay?: number; cut?: number; cached: number; cacheWrite: number; hang: boolean; errorEvent: boolean;
+  status?: number; delay?: number; cut?: number; stall?: number; truncate?: number; cached: number; cacheWrite: number;
+  hang: boolean; reset: boolean; badJson: boolean; errorEvent: boolean;
 }
 
 function parseDirectives(text: string): Directives {
-  const d: Directives = { cached: 0, cacheWrite: 0, hang: false, errorEvent: false };
+  const d: Directives = { cached: 0, cacheWrite: 0, hang: false, reset: false, badJson: false, errorEvent: false };
   for (const [, lineKey, lineValue = '', numKey, numValue = '0', flag] of text.matchAll(DIRECTIVE_RE)) {
     const value = lineValue.replace(/\r$/, '');
     const n = Number(numValue);
@@ -123,9 +146,13 @@ function parseDirectives(text: string): Directives {
     else if (numKey === 'status') d.status = n;
     else if (numKey === 'delay') d.delay = n;
     else if (numKey === 'cut') d.cut = n;
+    else if (numKey === 'stall') d.stall = n;
+    else if (numKey === 'truncate') d.truncate = n;
     else if (numKey === 'cached') d.cached = n;
     else if (numKey === 'cache_write') d.cacheWrite = n;
     else if (flag === 'hang') d.hang = true;
+    else if (flag === 'reset') d.reset = true;
+    else if (flag === 'badjson') d.badJson = true;
     else if (flag === 'error_event') d.errorEvent = true;
   }
   return d;
@@ -233,10 +260,10 @@ function send(res: ServerResponse, state: State, status: number, body: string, e
   res.end(body);
 }
 
-function sendError(res: ServerResponse, state: State, status: number, message?: string): void {
+function sendError(res: ServerResponse, state: State, status: number, message?: string, retryAfter = 1): void {
   const type = ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
   const extra: OutgoingHttpHeaders = status === 429
-    ? { 'retry-after': '1', 'anthropic-ratelimit-requests-limit': '50', 'anthropic-ratelimit-requests-remaining': '0' }
+    ? { 'retry-after': String(retryAfter), 'anthropic-ratelimit-requests-limit': '50', 'anthropic-ratelimit-requests-remaining': '0' }
     : {};
   send(res, state, status, errorJson(state, type, message ?? ERROR_MESSAGES[type] ?? `mock #status:${status}`), extra);
 }
@@ -263,14 +290,20 @@ function validate(body: Json, countOnly: boolean): string | undefined {
   return undefined;
 }
 
-function handleMessages(res: ServerResponse, state: State, body: Json): void {
+function handleMessages(res: ServerResponse, state: State, body: Json, extra: string | undefined): void {
   const messages = body.messages as unknown[];
   const lastUser = [...messages].reverse().find((m): m is Json => isRecord(m) && m.role === 'user');
-  const d = parseDirectives(lastUser ? textOf(lastUser.content) : '');
+  const text = lastUser ? textOf(lastUser.content) : '';
+  const d = parseDirectives(extra === undefined ? text : `${text}\n${extra}`);
   if (d.hang) return;
   const respond = (): void => {
     state.timer = undefined;
     if (state.closed) return;
+    if (d.reset) {
+      state.selfDestroyed = true;
+      res.destroy();
+      return;
+    }
     if (d.status !== undefined && d.status >= 400 && d.status <= 599) return sendError(res, state, d.status);
     const model = body.model as string;
     const id = nextId('msg_');
@@ -281,6 +314,7 @@ function handleMessages(res: ServerResponse, state: State, body: Json): void {
         id, type: 'message', role: 'assistant', model, content: answer.blocks.map(contentJson),
         stop_reason: answer.stopReason, stop_sequence: answer.stopSequence, usage: { ...usage, output_tokens: answer.output },
       });
+      if (d.badJson) return send(res, state, 200, json.slice(0, Math.floor(json.length / 2)));
       if (d.cut === undefined) return send(res, state, 200, json);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'request-id': state.requestId });
       return writeThenDestroy(res, state, json.slice(0, Math.floor(json.length / 2)));
@@ -291,6 +325,11 @@ function handleMessages(res: ServerResponse, state: State, body: Json): void {
       frames = [...frames.slice(0, 4), `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`];
     }
     if (d.cut !== undefined) return writeThenDestroy(res, state, frames.slice(0, d.cut + 1).join(''));
+    if (d.stall !== undefined) {
+      res.write(frames.slice(0, d.stall + 1).join(''));
+      return;
+    }
+    if (d.truncate !== undefined) return void res.end(frames.slice(0, d.truncate + 1).join(''));
     res.end(frames.join(''));
   };
   if (d.delay !== undefined && d.delay > 0) state.timer = setTimeout(respond, d.delay);
@@ -307,6 +346,8 @@ export function startMockAnthropic(options: MockAnthropicOptions = {}): Promise<
     try { body = raw === '' ? undefined : JSON.parse(raw); } catch { /* recorded as text */ }
     if (requests.length >= 10_000) requests.splice(0, 5_000); // bounded, for long benchmark runs
     requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
+    const fault = options.fault?.({ method: req.method ?? 'GET', path, headers: req.headers, body });
+    if (fault?.status !== undefined && fault.status >= 400 && fault.status <= 599) return sendError(res, state, fault.status, undefined, fault.retryAfter);
     if (options.apiKey !== undefined) {
       const auth = req.headers.authorization;
       const given = req.headers['x-api-key'] ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);
@@ -320,7 +361,7 @@ export function startMockAnthropic(options: MockAnthropicOptions = {}): Promise<
     const problem = validate(body, countOnly);
     if (problem !== undefined) return sendError(res, state, 400, problem);
     if (countOnly) return send(res, state, 200, JSON.stringify({ input_tokens: inputTokens(body) }));
-    handleMessages(res, state, body);
+    handleMessages(res, state, body, fault?.directives);
   };
 
   const server = createServer({ noDelay: true }, (req, res) => {

@@ -25,13 +25,28 @@
  *   #status:<code>       that HTTP status with Google's error JSON (429: RESOURCE_EXHAUSTED + RetryInfo 1s)
  *   #delay:<ms>          wait before answering;   #chunkdelay:<ms>  streaming: wait between chunks
  *   #hang                never answer (until the client goes away or the mock closes)
+ *   #reset               destroy the socket without any response (after #delay, if any)
  *   #cut:<n>             streaming: send the first n chunks (never the last one), then destroy the socket;
  *                        non-streaming: destroy after half of the JSON body
+ *   #stall:<n>           streaming: send the first n chunks (never the last one), then nothing more, the
+ *                        connection kept open (hang mid-stream) until the client goes away
+ *   #truncate:<n>        streaming: send the first n chunks (never the last one), then end the body cleanly: a
+ *                        truncated stream (no candidate finished), without a reset
+ *   #error_event         streaming: the first chunk, then `data: {"error": {"code": 503, …, "status": "UNAVAILABLE"}}`
+ *                        and the end of the body, as Google reports a failure mid-stream
+ *   #badjson             non-streaming: 200 whose body is the first half of the JSON (invalid JSON)
  *   #safety              the first word of the reply, then finishReason SAFETY with safetyRatings (no more text)
  *   #blocked             promptFeedback.blockReason SAFETY and no candidates
  *   #cached:N            cachedContentTokenCount N (kept ≤ the prompt count)
  *   #maxtokens           finishReason MAX_TOKENS instead of STOP
  * generationConfig.candidateCount > 1 returns that many identical candidates (index 0…n-1).
+ * Precedence: #hang > #delay, then #reset > #status > answer; streaming: #cut > #stall > #truncate > #error_event.
+ *
+ * Server-wide faults (option `fault`, ARCHITECTURE.md section 9): a function of the recorded request that returns
+ * `{ status }` to answer with that status whatever the request says (before the key check; 429 adds
+ * `retry-after` when `retryAfter` is given), or `{ directives }` (e.g. `'#reset'`, `'#badjson'`, `'#cut:0'`)
+ * handled as if they ended the last user turn, so one upstream is broken in one specific way while another
+ * serves the same prompt normally.
  *
  * Token counts (deterministic, not a real tokenizer):
  *   promptTokenCount     = ceil(characters / 4) + 3 per content (+ 3 with a systemInstruction) + 258 per
@@ -51,6 +66,15 @@ export interface MockGeminiOptions {
   /** If set, require this key (header x-goog-api-key or query ?key=). */
   apiKey?: string;
   host?: string;
+  /** A fault for every request, decided per request after it is recorded (see the header comment). */
+  fault?: (request: RecordedRequest) => MockFault | undefined;
+}
+
+/** A server-wide fault: a status (429: `retry-after: retryAfter` when given), or directives. */
+export interface MockFault {
+  status?: number;
+  retryAfter?: number;
+  directives?: string;
 }
 
 export interface RecordedRequest {
@@ -85,7 +109,7 @@ const isJson = (v: unknown): v is Json => typeof v === 'object' && v !== null &&
 
 const DEFAULT_REPLY = 'Hello from mock.';
 const PIECE_RE = /[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]/gu;
-const DIRECTIVE_RE = /#(reply|tool|thought):([^\n]*)|#(words|status|delay|chunkdelay|cut|cached):(\d+)|#(hang|safety|blocked|maxtokens)(?![\w-])/g;
+const DIRECTIVE_RE = /#(reply|tool|thought):([^\n]*)|#(words|status|delay|chunkdelay|cut|stall|truncate|cached):(\d+)|#(hang|reset|badjson|error_event|safety|blocked|maxtokens)(?![\w-])/g;
 const MEDIA_TOKENS = 258;
 const STATUS_NAMES: Readonly<Record<number, string>> = {
   400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 409: 'ABORTED',
@@ -109,11 +133,12 @@ const SAFETY_RATINGS = [
 
 interface Directives {
   reply?: string; words?: number; tool?: { name: string; args: Json }; thought?: string; status?: number;
-  delay?: number; chunkDelay?: number; cut?: number; cached: number; hang: boolean; safety: boolean; blocked: boolean; maxTokens: boolean;
+  delay?: number; chunkDelay?: number; cut?: number; stall?: number; truncate?: number; cached: number; hang: boolean;
+  reset: boolean; badJson: boolean; errorEvent: boolean; safety: boolean; blocked: boolean; maxTokens: boolean;
 }
 
 function parseDirectives(text: string): Directives {
-  const d: Directives = { cached: 0, hang: false, safety: false, blocked: false, maxTokens: false };
+  const d: Directives = { cached: 0, hang: false, reset: false, badJson: false, errorEvent: false, safety: false, blocked: false, maxTokens: false };
   for (const [, lineKey, lineValue = '', numKey, numValue = '0', flag] of text.matchAll(DIRECTIVE_RE)) {
     const value = lineValue.replace(/\r$/, '');
     if (lineKey === 'reply') d.reply = value;
@@ -132,8 +157,13 @@ function parseDirectives(text: string): Directives {
       else if (numKey === 'delay') d.delay = n;
       else if (numKey === 'chunkdelay') d.chunkDelay = n;
       else if (numKey === 'cut') d.cut = n;
+      else if (numKey === 'stall') d.stall = n;
+      else if (numKey === 'truncate') d.truncate = n;
       else d.cached = n;
     } else if (flag === 'hang') d.hang = true;
+    else if (flag === 'reset') d.reset = true;
+    else if (flag === 'badjson') d.badJson = true;
+    else if (flag === 'error_event') d.errorEvent = true;
     else if (flag === 'safety') d.safety = true;
     else if (flag === 'blocked') d.blocked = true;
     else if (flag === 'maxtokens') d.maxTokens = true;
@@ -280,10 +310,16 @@ function send(res: ServerResponse, status: number, body: string): void {
 }
 
 function answer(res: ServerResponse, state: State, model: string, method: string, sse: boolean, prompt: Prompt, d: Directives): void {
+  if (d.reset) {
+    state.selfDestroyed = true;
+    res.destroy();
+    return;
+  }
   if (d.status !== undefined && d.status >= 400 && d.status <= 599) return send(res, d.status, statusError(d.status, model));
   const chunks = answerChunks(model, prompt, d);
   if (method === 'generateContent' || !sse) {
     const body = method === 'generateContent' ? JSON.stringify(merge(chunks), null, 2) : JSON.stringify(chunks, null, 2);
+    if (d.badJson) return send(res, 200, body.slice(0, Math.floor(body.length / 2)));
     if (d.cut === undefined) return send(res, 200, body);
     res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
     state.selfDestroyed = true;
@@ -291,21 +327,25 @@ function answer(res: ServerResponse, state: State, model: string, method: string
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream', 'content-disposition': 'attachment', vary: 'Origin, X-Origin, Referer', 'x-content-type-options': 'nosniff' });
-  const limit = d.cut === undefined ? chunks.length : Math.min(d.cut, chunks.length - 1);
+  const stop = d.cut ?? d.stall ?? d.truncate ?? (d.errorEvent ? 1 : undefined);
+  const limit = stop === undefined ? chunks.length : Math.min(stop, chunks.length - 1);
   const cut = (): void => {
     state.selfDestroyed = true;
     res.destroy();
   };
-  if (limit === 0) {
+  if (limit === 0 && d.cut !== undefined) {
     res.flushHeaders();
     state.timers.push(setTimeout(cut, 20));
     return;
   }
+  const errorFrame = `data: ${JSON.stringify({ error: { code: 503, message: STATUS_MESSAGES[503], status: 'UNAVAILABLE' } })}\r\n\r\n`;
   let i = 0;
   const next = (): void => {
     if (state.closed) return;
     if (i >= limit) {
-      res.end();
+      if (d.cut === undefined && d.stall !== undefined) res.flushHeaders();
+      else if (d.cut === undefined && d.truncate === undefined && d.errorEvent) res.end(errorFrame);
+      else res.end();
       return;
     }
     const frame = `data: ${JSON.stringify(chunks[i])}\r\n\r\n`;
@@ -336,6 +376,16 @@ export function startMockGemini(options: MockGeminiOptions = {}): Promise<MockGe
       body = raw === '' ? undefined : JSON.parse(raw);
     } catch { /* recorded as text */ }
     requests.push({ method: req.method ?? 'GET', path: url.pathname, query, headers: req.headers, body });
+    const fault = options.fault?.({ method: req.method ?? 'GET', path: url.pathname, query, headers: req.headers, body });
+    if (fault?.status !== undefined && fault.status >= 400 && fault.status <= 599) {
+      const model = decodeURIComponent(/\/models\/([^/:]+)/.exec(url.pathname)?.[1] ?? 'unknown');
+      res.writeHead(fault.status, {
+        'content-type': 'application/json; charset=UTF-8',
+        ...(fault.status === 429 && fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {}),
+      });
+      res.end(statusError(fault.status, model));
+      return;
+    }
     if (options.apiKey !== undefined) {
       const header = req.headers['x-goog-api-key'];
       const key = (Array.isArray(header) ? header[0] : header) ?? query.key;
@@ -354,7 +404,7 @@ export function startMockGemini(options: MockGeminiOptions = {}): Promise<MockGe
     const model = decodeURIComponent(match[1] ?? '');
     const prompt = readRequest(body);
     if (typeof prompt === 'string') return send(res, 400, prompt);
-    const d = parseDirectives(prompt.lastUser);
+    const d = parseDirectives(fault?.directives === undefined ? prompt.lastUser : `${prompt.lastUser}\n${fault.directives}`);
     if (d.hang) return;
     const go = (): void => {
       if (!state.closed) answer(res, state, model, match[2] ?? '', query.alt === 'sse', prompt, d);

@@ -30,12 +30,22 @@
  *   #stall:<n>           streaming: after the role frame + n content frames send nothing more, keep the
  *                        connection open (hang mid-stream) until the client goes away
  *   #badjson             200 with an invalid JSON body (streaming: one SSE frame with invalid JSON, then [DONE])
+ *   #truncate:<n>        streaming: after the role frame + n content frames, end the body cleanly (no finish
+ *                        frame, no usage, no [DONE]): a truncated SSE stream, without a reset
+ *   #error_event         streaming: the role frame and the first content frame, then `data: {"error": {…}}`
+ *                        (server_error) and the end of the body, as OpenAI reports a failure mid-stream
  *   #nousage             streaming: omit the final usage chunk even if include_usage was asked (earlier
  *                        chunks still carry `"usage": null`); non-streaming: omit `usage`
  *   #cached:N            report N `prompt_tokens_details.cached_tokens` (reported as given: keep N ≤ prompt)
  *   #reasoning:N         report N `completion_tokens_details.reasoning_tokens`, included in completion_tokens
  * Numeric directives take decimal digits; several directives can be combined (e.g. `#delay:50 #status:503`).
- * Precedence: #hang > #delay, then #reset > #status > #badjson > normal answer.
+ * Precedence: #hang > #delay, then #reset > #status > #badjson > normal answer; when streaming, the first of
+ * #cut > #stall > #truncate > #error_event decides where and how the stream stops.
+ *
+ * Server-wide faults (option `fault`, ARCHITECTURE.md section 9): a function of the recorded request that returns
+ * `{ status }` to answer with that status whatever the request says, or `{ directives }` (e.g. `'#reset'`,
+ * `'#hang'`, `'#badjson'`, `'#cut:0'`, `'#stall:2'`) applied as if they ended the prompt, so one upstream is
+ * broken in one specific way while another upstream serves the same prompt normally.
  *
  * Token counts (deterministic, not a real tokenizer):
  *   prompt_tokens     = ceil(total characters of all messages' text / 4) + 3 × number of messages
@@ -76,10 +86,22 @@ export interface MockOpenAIOptions {
   maxRecorded?: number;
   /**
    * Fault for every request, decided per request (after it is recorded, before the API-key check): return
-   * `{ status }` (400-599) to answer with that status and an OpenAI error body (429 adds `retry-after: 1`),
-   * or undefined to behave normally. Lets a test break one upstream as a whole, whatever the prompt says.
+   * `{ status }` (400-599) to answer with that status and an OpenAI error body (429 adds `retry-after`:
+   * `retryAfter` seconds, default 1), `{ directives }` to handle the request as if those directives ended its
+   * prompt (after the API-key check), or undefined to behave normally. Lets a test break one upstream as a
+   * whole, whatever the prompt says.
    */
-  fault?: (request: RecordedRequest) => { status: number } | undefined;
+  fault?: (request: RecordedRequest) => MockFault | undefined;
+}
+
+/** A server-wide fault (see `MockOpenAIOptions.fault`). */
+export interface MockFault {
+  /** 400-599: answer with this status and an OpenAI error body. */
+  status?: number;
+  /** With status 429: the `retry-after` header, in seconds (default 1). */
+  retryAfter?: number;
+  /** Directives (`#reset`, `#hang`, `#badjson`, `#cut:N`, `#stall:N`, `#truncate:N`, `#error_event`, …). */
+  directives?: string;
 }
 
 export interface RecordedRequest {
@@ -124,7 +146,7 @@ const PIECE_RE = /[\p{L}\p{N}_]+|[^\s\p{L}\p{N}_]/gu;
 const FRAGMENT_RE = /[\p{L}\p{N}_]+|\s+|[^\s\p{L}\p{N}_]+/gu;
 const WORD_RE = /\s*\S+/g;
 const DIRECTIVE_RE =
-  /#(reply|tool):([^\n]*)|#(words|status|delay|chunkdelay|cut|stall|cached|reasoning):(\d+)|#(hang|reset|badjson|nousage)(?![\w-])/g;
+  /#(reply|tool):([^\n]*)|#(words|status|delay|chunkdelay|cut|stall|truncate|cached|reasoning):(\d+)|#(hang|reset|badjson|nousage|error_event)(?![\w-])/g;
 
 const MODELS_CREATED = 1_715_367_049;
 const MODEL_IDS = [
@@ -168,16 +190,18 @@ interface Directives {
   chunkDelay?: number;
   cut?: number;
   stall?: number;
+  truncate?: number;
   cached: number;
   reasoning: number;
   hang: boolean;
   reset: boolean;
   badJson: boolean;
   noUsage: boolean;
+  errorEvent: boolean;
 }
 
 function parseDirectives(text: string): Directives {
-  const d: Directives = { cached: 0, reasoning: 0, hang: false, reset: false, badJson: false, noUsage: false };
+  const d: Directives = { cached: 0, reasoning: 0, hang: false, reset: false, badJson: false, noUsage: false, errorEvent: false };
   if (!text.includes('#')) return d;
   for (const m of text.matchAll(DIRECTIVE_RE)) {
     const [, lineKey, lineValue, numKey, numValue, flag] = m;
@@ -200,6 +224,7 @@ function parseDirectives(text: string): Directives {
         case 'chunkdelay': d.chunkDelay = n; break;
         case 'cut': d.cut = n; break;
         case 'stall': d.stall = n; break;
+        case 'truncate': d.truncate = n; break;
         case 'cached': d.cached = n; break;
         case 'reasoning': d.reasoning = n; break;
       }
@@ -207,6 +232,7 @@ function parseDirectives(text: string): Directives {
       if (flag === 'hang') d.hang = true;
       else if (flag === 'reset') d.reset = true;
       else if (flag === 'badjson') d.badJson = true;
+      else if (flag === 'error_event') d.errorEvent = true;
       else d.noUsage = true;
     }
   }
@@ -351,11 +377,11 @@ function sendJson(res: ServerResponse, state: RequestState, status: number, body
   res.end(body);
 }
 
-function sendError(res: ServerResponse, state: RequestState, status: number, e: ErrorSpec): void {
+function sendError(res: ServerResponse, state: RequestState, status: number, e: ErrorSpec, retryAfter = 1): void {
   const body = errorBody(e);
   const headers = jsonHeaders(state, body);
   if (status === 429) {
-    headers['retry-after'] = '1';
+    headers['retry-after'] = String(retryAfter);
     headers['x-ratelimit-limit-requests'] = '3';
     headers['x-ratelimit-remaining-requests'] = '0';
     headers['x-ratelimit-reset-requests'] = '1s';
@@ -382,7 +408,7 @@ function writeThenDestroy(res: ServerResponse, state: RequestState, data: string
 // ---------------------------------------------------------------------------------------------------------
 // Chat completions
 
-function handleChat(res: ServerResponse, state: RequestState, body: Record<string, unknown>): void {
+function handleChat(res: ServerResponse, state: RequestState, body: Record<string, unknown>, extra: string | undefined): void {
   const model = body.model;
   if (typeof model !== 'string' || model === '') {
     invalidRequest(res, state, 'you must provide a model parameter', null);
@@ -420,7 +446,7 @@ function handleChat(res: ServerResponse, state: RequestState, body: Record<strin
     if (message.role === 'user') lastUser = text;
   }
   const promptTokens = Math.ceil(chars / 4) + 3 * messages.length;
-  const d = parseDirectives(lastUser);
+  const d = parseDirectives(extra === undefined ? lastUser : `${lastUser}\n${extra}`);
   if (d.hang) return;
 
   const respond = (): void => {
@@ -537,22 +563,28 @@ function streamChat(
   }
   if (d.badJson) frames.splice(1, frames.length - 1, `${head}{"content":"broken\n\n`);
   else frames.push(frame('{}', finish));
+  const errorFrame = `data: ${errorBody({ message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: null })}\n\n`;
   if (includeUsage && !d.noUsage && !d.badJson) {
     frames.push(`${envelope}"choices":[],"usage":${usageJson(promptTokens, pieces + d.reasoning, d.cached, d.reasoning)}}\n\n`);
   }
   frames.push(SSE_DONE);
 
-  // Where to stop early: after the role frame + n content frames.
-  const stopAt = d.cut !== undefined ? d.cut + 1 : d.stall !== undefined ? d.stall + 1 : undefined;
+  // Where to stop early: after the role frame + n content frames; and how: reset, stall, clean end, error.
+  const early = d.cut ?? d.stall ?? d.truncate ?? (d.errorEvent ? 1 : undefined);
+  const stopAt = early === undefined ? undefined : early + 1;
   const cut = d.cut !== undefined;
+  const stall = !cut && d.stall !== undefined;
   const last = stopAt === undefined ? frames.length : Math.min(stopAt, frames.length);
+  // #truncate ends the body cleanly; #error_event ends it after an error frame.
+  const ending = d.truncate !== undefined ? '' : errorFrame;
 
   res.writeHead(200, sseHeaders(state));
   const chunkDelay = d.chunkDelay ?? 0;
   if (chunkDelay <= 0) {
     if (stopAt === undefined) res.end(frames.join(''));
     else if (cut) writeThenDestroy(res, state, frames.slice(0, last).join(''));
-    else res.write(frames.slice(0, last).join(''));
+    else if (stall) res.write(frames.slice(0, last).join(''));
+    else res.end(frames.slice(0, last).join('') + ending);
     return;
   }
   let i = 0;
@@ -567,7 +599,8 @@ function streamChat(
     }
     if (stopAt !== undefined && i >= last) {
       if (cut) writeThenDestroy(res, state, data);
-      else res.write(data);
+      else if (stall) res.write(data);
+      else res.end(data + ending);
       return;
     }
     res.write(data);
@@ -613,7 +646,7 @@ function isTokenArray(v: unknown): v is number[] {
   return Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t));
 }
 
-function handleEmbeddings(res: ServerResponse, state: RequestState, body: Record<string, unknown>): void {
+function handleEmbeddings(res: ServerResponse, state: RequestState, body: Record<string, unknown>, extra: string | undefined): void {
   const model = body.model;
   if (typeof model !== 'string' || model === '') {
     invalidRequest(res, state, 'you must provide a model parameter', null);
@@ -652,7 +685,7 @@ function handleEmbeddings(res: ServerResponse, state: RequestState, body: Record
     return;
   }
   const firstText = inputs.find((x): x is string => typeof x === 'string') ?? '';
-  const d = parseDirectives(firstText);
+  const d = parseDirectives(extra === undefined ? firstText : `${firstText}\n${extra}`);
   if (d.hang) return;
 
   const respond = (): void => {
@@ -720,11 +753,12 @@ export function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<MockOp
     record(req, path, body);
 
     const fault = options.fault?.({ method: req.method ?? 'GET', path, headers: req.headers, body });
-    if (fault !== undefined && fault.status >= 400 && fault.status <= 599) {
+    if (fault?.status !== undefined && fault.status >= 400 && fault.status <= 599) {
       const model = isRecord(body) && typeof body.model === 'string' ? body.model : 'unknown';
-      sendError(res, state, fault.status, errorForStatus(fault.status, model));
+      sendError(res, state, fault.status, errorForStatus(fault.status, model), fault.retryAfter);
       return;
     }
+    const extra = fault?.directives;
 
     if (expectedAuth !== undefined) {
       const auth = req.headers.authorization;
@@ -745,8 +779,8 @@ export function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<MockOp
 
     const method = req.method ?? 'GET';
     let handler: ((b: Record<string, unknown>) => void) | undefined;
-    if (method === 'POST' && path === '/v1/chat/completions') handler = (b) => handleChat(res, state, b);
-    else if (method === 'POST' && path === '/v1/embeddings') handler = (b) => handleEmbeddings(res, state, b);
+    if (method === 'POST' && path === '/v1/chat/completions') handler = (b) => handleChat(res, state, b, extra);
+    else if (method === 'POST' && path === '/v1/embeddings') handler = (b) => handleEmbeddings(res, state, b, extra);
     else if (method === 'GET' && path === '/v1/models') return sendJson(res, state, 200, MODELS_LIST_JSON);
     else if (method === 'GET' && path.startsWith('/v1/models/')) {
       const id = decodeURIComponent(path.slice('/v1/models/'.length));
