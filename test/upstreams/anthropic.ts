@@ -62,6 +62,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import type { MockFault } from './common.ts';
 
 export interface MockAnthropicOptions {
   apiKey?: string;
@@ -70,12 +71,7 @@ export interface MockAnthropicOptions {
   fault?: (request: RecordedRequest) => MockFault | undefined;
 }
 
-/** A server-wide fault: a status (429 with `retry-after: retryAfter`, default 1), or directives. */
-export interface MockFault {
-  status?: number;
-  retryAfter?: number;
-  directives?: string;
-}
+export type { MockFault } from './common.ts';
 
 export interface RecordedRequest {
   method: string;

@@ -60,6 +60,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import type { MockFault } from './common.ts';
 
 export interface MockGeminiOptions {
   port?: number;
@@ -70,12 +71,7 @@ export interface MockGeminiOptions {
   fault?: (request: RecordedRequest) => MockFault | undefined;
 }
 
-/** A server-wide fault: a status (429: `retry-after: retryAfter` when given), or directives. */
-export interface MockFault {
-  status?: number;
-  retryAfter?: number;
-  directives?: string;
-}
+export type { MockFault } from './common.ts';
 
 export interface RecordedRequest {
   method: string;

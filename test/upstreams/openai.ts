@@ -72,6 +72,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import type { MockFault } from './common.ts';
 
 export interface MockOpenAIOptions {
   port?: number;
@@ -94,15 +95,7 @@ export interface MockOpenAIOptions {
   fault?: (request: RecordedRequest) => MockFault | undefined;
 }
 
-/** A server-wide fault (see `MockOpenAIOptions.fault`). */
-export interface MockFault {
-  /** 400-599: answer with this status and an OpenAI error body. */
-  status?: number;
-  /** With status 429: the `retry-after` header, in seconds (default 1). */
-  retryAfter?: number;
-  /** Directives (`#reset`, `#hang`, `#badjson`, `#cut:N`, `#stall:N`, `#truncate:N`, `#error_event`, …). */
-  directives?: string;
-}
+export type { MockFault } from './common.ts';
 
 export interface RecordedRequest {
   method: string;
