@@ -18,6 +18,20 @@ declare module 'autocannon' {
     /** Also count non-2xx responses in the latency/throughput statistics (default false). */
     excludeErrorStats?: boolean;
     workers?: number;
+    /**
+     * Requests sent in turn on every connection; fields left out come from the options above. `onResponse` runs
+     * for each response (before the instance's 'response' event for it, synchronously), with the whole body and
+     * the response headers.
+     */
+    requests?: RequestSpec[];
+  }
+
+  export interface RequestSpec {
+    method?: Options['method'];
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string | string[]>) => void;
   }
 
   /** Summary of an HDR histogram as autocannon reports it. */

@@ -19,7 +19,10 @@ export interface GatewayOptions {
   repoRoot: string;
   dataDir: string;
   port: number;
+  /** The mock upstream the default config (`gatewayConfigYaml`) points at; ignored when `configYaml` is given. */
   mockPort: number;
+  /** The whole switchyard.yaml to use instead of the default one (bench/failover.ts: two channels). */
+  configYaml?: string;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
   nodeFlags: string[];
 }
@@ -65,7 +68,7 @@ async function getStatus(url: string): Promise<number> {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const configPath = join(options.dataDir, 'switchyard.yaml');
-  writeFileSync(configPath, gatewayConfigYaml(options.mockPort));
+  writeFileSync(configPath, options.configYaml ?? gatewayConfigYaml(options.mockPort));
   const adminToken = randomBytes(24).toString('hex');
   const url = `http://127.0.0.1:${options.port}`;
   const child = startChild('gateway', process.execPath, [...options.nodeFlags, 'bin/switchyard.js', 'serve'], {
