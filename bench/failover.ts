@@ -148,6 +148,45 @@ watchdog.unref();
 
 // ---------------------------------------------------------------------------------------------------------
 
+const CLOCK_TICKS_PER_S = ((): number => {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    return Number.isFinite(n) && n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (user + system) a process has used so far, ms (Linux /proc), or undefined. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
+    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_S : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time used by the whole machine so far (every core, busy states only), ms (Linux /proc/stat), or undefined. */
+function machineBusyMs(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    const ticks = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_S : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU used by this process (the load generator) so far, ms. */
+const selfCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 /** The gateway code this run measured: the commit, and the files of src/ changed in the working tree. */
 function gatewayRevision(): string {
   try {
@@ -353,11 +392,32 @@ async function runScenario(spec: ScenarioSpec, up: Upstreams, warnings: string[]
     poller.start();
     await sleep(POLL_MS);
     log(`${spec.key}: ${spec.title} — ${durationS} s, ${connections} connections…`);
+    const cpuBefore = cpuMs(gateway.child.pid);
+    // Everything the bench runs (gateway, mocks, itself) against what the whole machine did: the rest is others'.
+    const ours = (): number | undefined => {
+      let sum = selfCpuMs();
+      const pids = [gateway.child.pid, up.secondary.child.pid, ...(spec.primary === 'refused' ? [] : [up.primary.child.pid])];
+      for (const pid of pids) {
+        const ms = cpuMs(pid);
+        if (ms === undefined) return undefined;
+        sum += ms;
+      }
+      return sum;
+    };
+    const oursBefore = ours();
+    const machineBefore = machineBusyMs();
     try {
       result.load = await runFailoverLoad({ url, headers, body, stream: spec.stream, connections, durationS, primaryChannel: PRIMARY_CHANNEL, timeoutS });
     } finally {
       await poller.stop();
     }
+    const cpuAfter = cpuMs(gateway.child.pid);
+    const oursAfter = oursBefore === undefined ? undefined : ours();
+    const machineAfter = machineBusyMs();
+    if (oursBefore !== undefined && oursAfter !== undefined && machineBefore !== undefined && machineAfter !== undefined) {
+      result.otherCpuMs = Math.max(0, machineAfter - machineBefore - (oursAfter - oursBefore));
+    }
+    if (cpuBefore !== undefined && cpuAfter !== undefined) result.gatewayCpu = { cpuMs: cpuAfter - cpuBefore, wallMs: result.load.endedAt - result.load.startedAt };
     result.breaker = poller.observations;
     result.pollErrors = poller.errors;
     if (poller.errors > 0) notes.push(`${spec.key}: ${poller.errors} of the breaker polls failed (last: ${poller.lastError ?? '?'}).`);
@@ -457,6 +517,17 @@ async function main(): Promise<number> {
     const s = computeStats(r, durationS);
     if (s) stats.set(r.spec.key, s);
   }
+  const OTHERS_LIMIT_PCT = 15;
+  const disturbed = results.flatMap((r) => {
+    const pct = stats.get(r.spec.key)?.otherCpuPct;
+    return pct !== undefined && pct > OTHERS_LIMIT_PCT ? [`${r.spec.key} (${pct.toFixed(0)} %)`] : [];
+  });
+  const caveats =
+    disturbed.length === 0
+      ? []
+      : [
+          `Other processes on this machine (not the bench's gateway, mocks or load generator) used more than ${OTHERS_LIMIT_PCT} % of a core during: ${disturbed.join(', ')}. Those rows' throughput and latency were measured on a machine shared with someone else's work; their success rates, breaker timing and requests to the primary still hold.`,
+        ];
   const list = verdicts(results, stats);
   const table = resultsTable(results, stats, list);
   const vTable = verdictTable(list);
@@ -485,13 +556,14 @@ async function main(): Promise<number> {
     machine,
     settings,
     table,
+    caveats,
     verdicts: vTable,
     scenarioNotes,
     notes: [...notes, `Answer checks:\n${checks.map((c) => `- ${c}`).join('\n')}`],
     warnings,
   });
   writeFileSync(RESULTS_FILE, markdown);
-  process.stdout.write(`\n${table}\n\n${vTable}\n`);
+  process.stdout.write(`\n${table}\n\n${caveats.map((c) => `⚠ ${c}\n\n`).join('')}${vTable}\n`);
   if (warnings.length > 0) {
     process.stdout.write(`\n${'!'.repeat(100)}\n!! THIS RUN HAD PROBLEMS:\n${warnings.map((w) => `!!  - ${w}`).join('\n')}\n${'!'.repeat(100)}\n`);
   }

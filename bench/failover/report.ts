@@ -40,6 +40,10 @@ export interface ScenarioResult {
   mockArrivals?: { total: number; afterOpen: number; afterOpenTimes: number[] };
   /** The primary's first-byte deadline in this run, ms. */
   firstByteMs: number;
+  /** CPU time (user + system) the gateway process used during the measured run, and the run's wall time, ms. */
+  gatewayCpu?: { cpuMs: number; wallMs: number };
+  /** CPU time used on the machine during the run by processes other than the bench's own (others' CI, …), ms. */
+  otherCpuMs?: number;
 }
 
 export interface Stats {
@@ -76,6 +80,11 @@ export interface Stats {
    */
   primaryInFlightAtOpening: number;
   primaryOther: number;
+  /** Gateway CPU time per complete answer (µs), and the share of one core it was busy during the run (%). */
+  cpuPerAnswerUs: number | undefined;
+  cpuBusyPct: number | undefined;
+  /** CPU used by other processes on the machine during the run, % of one core. */
+  otherCpuPct: number | undefined;
   /** Responses (whole run) whose x-switchyard-attempts lists the primary, and the time spent on it (ms). */
   triedPrimary: { n: number; p50: number; p99: number; max: number };
 }
@@ -152,6 +161,9 @@ export function computeStats(r: ScenarioResult, durationS: number): Stats | unde
     primaryAfterOpenSource: openedAt === undefined ? undefined : fromMock ? 'mock' : 'x-switchyard-attempts',
     primaryInFlightAtOpening,
     primaryOther,
+    cpuPerAnswerUs: r.gatewayCpu && okSamples.length > 0 ? (r.gatewayCpu.cpuMs * 1000) / okSamples.length : undefined,
+    cpuBusyPct: r.gatewayCpu && r.gatewayCpu.wallMs > 0 ? (100 * r.gatewayCpu.cpuMs) / r.gatewayCpu.wallMs : undefined,
+    otherCpuPct: r.otherCpuMs !== undefined && r.gatewayCpu && r.gatewayCpu.wallMs > 0 ? (100 * r.otherCpuMs) / r.gatewayCpu.wallMs : undefined,
     triedPrimary: { n: tried.length, p50: percentile(triedMs, 50), p99: percentile(triedMs, 99), max: triedMs[triedMs.length - 1] ?? Number.NaN },
   };
 }
@@ -282,14 +294,14 @@ export function verdictTable(list: Verdict[]): string {
 
 export function resultsTable(results: ScenarioResult[], stats: Map<ScenarioKey, Stats>, list: Verdict[]): string {
   const lines = [
-    '| scenario | success | req/s | p50 ms | p99 ms | added p50 / p99 ms vs baseline | p99 after breaker open ms | added p99 after open ms | requests to the broken primary after open | breaker opened at s | targets |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| scenario | success | req/s | p50 ms | p99 ms | added p50 / p99 ms vs baseline | p99 after breaker open ms | added p99 after open ms | requests to the broken primary after open | breaker opened at s | gateway CPU µs per answer (busy % of a core; CPU of other processes) | targets |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of results) {
     const s = stats.get(r.spec.key);
     const name = `${r.spec.key}: ${r.spec.title}`;
     if (!s) {
-      lines.push(`| ${name} | skipped: ${r.skipped ?? 'not run'} | | | | | | | | | |`);
+      lines.push(`| ${name} | skipped: ${r.skipped ?? 'not run'} | | | | | | | | | | |`);
       continue;
     }
     const b = r.spec.baseline ? stats.get(r.spec.baseline) : undefined;
@@ -308,7 +320,7 @@ export function resultsTable(results: ScenarioResult[], stats: Map<ScenarioKey, 
     const mine = list.filter((v) => v.scenario === r.spec.key);
     const targets = mine.map((v) => `${verdictWord(v.pass)} ${v.target.split(':')[0] ?? ''}`.trim()).join('; ');
     lines.push(
-      `| ${name} | ${success} | ${fixed(s.reqPerSec, 0)} | ${fixed(s.p50)} | ${fixed(s.p99)} | ${added} | ${fixed(s.afterOpen?.p99)} | ${afterAdded} | ${toPrimary} | ${opened} | ${targets} |`,
+      `| ${name} | ${success} | ${fixed(s.reqPerSec, 0)} | ${fixed(s.p50)} | ${fixed(s.p99)} | ${added} | ${fixed(s.afterOpen?.p99)} | ${afterAdded} | ${toPrimary} | ${opened} | ${fixed(s.cpuPerAnswerUs, 0)} (${fixed(s.cpuBusyPct, 0)} %; others ${fixed(s.otherCpuPct, 0)} %) | ${targets} |`,
     );
   }
   return lines.join('\n');
@@ -348,6 +360,8 @@ export interface MarkdownInput {
   machine: Machine;
   settings: string[];
   table: string;
+  /** Shown under the table (e.g. other processes busy during some runs). */
+  caveats: string[];
   verdicts: string;
   scenarioNotes: string[];
   notes: string[];
@@ -382,6 +396,7 @@ export function resultsMarkdown(input: MarkdownInput): string {
     '',
     input.table,
     '',
+    ...input.caveats.flatMap((c) => [`> ⚠ ${c}`, '']),
     '## Targets (Switchyard issue 4, item 9)',
     '',
     input.verdicts,
