@@ -11,19 +11,18 @@
 // (a) refusing connections, (b) answering 503, (c) hanging before headers; a healthy baseline (SSE) and (d) the
 // primary dropping the stream before its first token. Prints a markdown table with the targets' verdicts and writes
 // it to bench/failover-results.md. See bench/README.md, "Failover benchmark".
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, killAllChildrenNow, sleep, stopAllChildren, stopChild } from './lib/children.ts';
 import { JSON_BODY, MOCK_API_KEY, SSE_BODY, SSE_WORDS } from './lib/constants.ts';
-import { adminGet, startGateway } from './lib/gateway.ts';
+import { startGateway } from './lib/gateway.ts';
 import type { Gateway } from './lib/gateway.ts';
 import { checkTarget, runLoad, stopLoad } from './lib/load.ts';
 import { describeMachine } from './lib/report.ts';
 import { runFailoverLoad, stopFailoverLoad } from './failover/load.ts';
+import { BreakerPoller, cpuMs, gatewayRevision, machineBusyMs, primaryBreakerNow, selfCpuMs, summarizeOutput } from './failover/observe.ts';
 import {
   breakerStory,
   computeStats,
@@ -35,7 +34,7 @@ import {
   verdicts,
   verdictTable,
 } from './failover/report.ts';
-import type { BreakerObservation, ScenarioKey, ScenarioResult, ScenarioSpec, Stats } from './failover/report.ts';
+import type { ScenarioKey, ScenarioResult, ScenarioSpec, Stats } from './failover/report.ts';
 import { checkFault, checkRefused, failoverConfigYaml, PRIMARY_CHANNEL, startMockUpstream } from './failover/upstreams.ts';
 import type { MockUpstream } from './failover/upstreams.ts';
 
@@ -148,60 +147,6 @@ watchdog.unref();
 
 // ---------------------------------------------------------------------------------------------------------
 
-const CLOCK_TICKS_PER_S = ((): number => {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-    return Number.isFinite(n) && n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU time (user + system) a process has used so far, ms (Linux /proc), or undefined. */
-function cpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
-    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_S : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU time used by the whole machine so far (every core, busy states only), ms (Linux /proc/stat), or undefined. */
-function machineBusyMs(): number | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-    const ticks = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
-    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_S : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU used by this process (the load generator) so far, ms. */
-const selfCpuMs = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
-/** The gateway code this run measured: the commit, and the files of src/ changed in the working tree. */
-function gatewayRevision(): string {
-  try {
-    const git = (...gitArgs: string[]): string => execFileSync('git', gitArgs, { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const commit = git('log', '-1', '--format=%h %s');
-    const changed = git('status', '--porcelain', '--', 'src').split('\n').filter((l) => l.trim() !== '');
-    const diff = createHash('sha256').update(git('diff', 'HEAD', '--', 'src')).digest('hex').slice(0, 10);
-    const files = `${changed.map((l) => l.slice(3)).slice(0, 8).join(', ')}${changed.length > 8 ? ', …' : ''}`;
-    const tree = changed.length === 0 ? 'src/ as committed' : `plus ${changed.length} uncommitted change(s) in src/ (${files}; diff sha256 ${diff})`;
-    return `commit ${commit.length > 110 ? `${commit.slice(0, 110)}…` : commit}, ${tree}`;
-  } catch {
-    return 'unknown (git not available)';
-  }
-}
-
 function packageVersion(name: string): string {
   try {
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version?: string };
@@ -209,80 +154,6 @@ function packageVersion(name: string): string {
   } catch {
     return '?';
   }
-}
-
-interface ChannelRow {
-  id?: unknown;
-  state?: unknown;
-  open_until?: unknown;
-  cooldown_ms?: unknown;
-  open_reason?: unknown;
-  probe_in_flight?: unknown;
-}
-
-/** Polls GET /admin/v1/channels every POLL_MS (one poll at a time) and keeps what it says about the primary. */
-class BreakerPoller {
-  readonly observations: BreakerObservation[] = [];
-  errors = 0;
-  lastError: string | undefined;
-  private stopped = false;
-  private loop: Promise<void> = Promise.resolve();
-
-  constructor(private readonly gateway: Gateway) {}
-
-  start(): void {
-    this.loop = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      const started = Date.now();
-      try {
-        const body = (await adminGet(this.gateway, '/channels')) as { data?: ChannelRow[] };
-        const row = body.data?.find((c) => c.id === PRIMARY_CHANNEL);
-        if (!row) throw new Error(`no channel ${PRIMARY_CHANNEL} in GET /admin/v1/channels`);
-        const until = typeof row.open_until === 'string' ? Date.parse(row.open_until) : null;
-        this.observations.push({
-          at: Date.now(),
-          state: String(row.state),
-          openUntil: until !== null && Number.isFinite(until) ? until : null,
-          cooldownMs: typeof row.cooldown_ms === 'number' ? row.cooldown_ms : 0,
-          openReason: typeof row.open_reason === 'string' ? row.open_reason : null,
-          probeInFlight: row.probe_in_flight === true,
-        });
-      } catch (error) {
-        this.errors += 1;
-        this.lastError = (error as Error).message;
-      }
-      const wait = POLL_MS - (Date.now() - started);
-      if (wait > 0 && !this.stopped) await sleep(wait);
-    }
-  }
-}
-
-/** What the gateway printed (LOG_LEVEL=warn), grouped by level and message, with a count and a shortened example each. */
-function summarizeOutput(text: string): string {
-  const groups = new Map<string, { count: number; example: string }>();
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  for (const line of lines) {
-    let key = 'non-JSON output';
-    try {
-      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
-      key = `level ${String(entry.level)} "${String(entry.msg)}"`;
-    } catch {
-      // keep the default key
-    }
-    const group = groups.get(key) ?? { count: 0, example: line.length > 500 ? `${line.slice(0, 500)}…` : line };
-    group.count += 1;
-    groups.set(key, group);
-  }
-  if (lines.length === 0) return 'nothing';
-  return [...groups.entries()].map(([key, g]) => `${g.count}× ${key}, e.g. \`${g.example.replace(/`/g, "'")}\``).join('; ');
 }
 
 const fmt = (x: number | undefined, digits = 2): string => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
@@ -304,21 +175,6 @@ async function startWarmMock(name: string): Promise<MockUpstream> {
   const mock = await startMockUpstream(name, repoRoot);
   await warmMock(mock);
   return mock;
-}
-
-/** The primary's breaker as GET /admin/v1/channels shows it now (one line, for the notes). */
-async function primaryBreakerNow(gateway: Gateway): Promise<{ closed: boolean; text: string }> {
-  try {
-    const body = (await adminGet(gateway, '/channels')) as { data?: (ChannelRow & { consecutive_failures?: unknown; requests_in_window?: unknown })[] };
-    const row = body.data?.find((c) => c.id === PRIMARY_CHANNEL);
-    if (!row) return { closed: false, text: `no channel ${PRIMARY_CHANNEL}` };
-    return {
-      closed: row.state === 'closed' && row.consecutive_failures === 0,
-      text: `state ${String(row.state)}, consecutive_failures ${String(row.consecutive_failures)}, requests_in_window ${String(row.requests_in_window)}`,
-    };
-  } catch (error) {
-    return { closed: false, text: `GET /admin/v1/channels failed: ${(error as Error).message}` };
-  }
 }
 
 async function runScenario(spec: ScenarioSpec, up: Upstreams, warnings: string[], checks: string[]): Promise<{ result: ScenarioResult; notes: string[] }> {
@@ -388,7 +244,7 @@ async function runScenario(spec: ScenarioSpec, up: Upstreams, warnings: string[]
     if (!before.closed) warnings.push(`${spec.key}: the primary's breaker was not closed before the measured run (${before.text}).`);
 
     const mark = gateway.child.outputMark();
-    const poller = new BreakerPoller(gateway);
+    const poller = new BreakerPoller(gateway, POLL_MS);
     poller.start();
     await sleep(POLL_MS);
     log(`${spec.key}: ${spec.title} — ${durationS} s, ${connections} connections…`);
@@ -476,7 +332,7 @@ function scenarioNote(r: ScenarioResult, s: Stats | undefined): string {
 async function main(): Promise<number> {
   const started = Date.now();
   const machine = describeMachine();
-  const revision = gatewayRevision();
+  const revision = gatewayRevision(repoRoot);
   const warnings: string[] = [];
   const checks: string[] = [];
   const notes: string[] = [];
@@ -510,7 +366,7 @@ async function main(): Promise<number> {
   await stopChild(up.primary.child);
   await stopChild(up.secondary.child);
 
-  const revisionAfter = gatewayRevision();
+  const revisionAfter = gatewayRevision(repoRoot);
   if (revisionAfter !== revision) warnings.push(`The gateway's code changed during the run (at the start: ${revision}; at the end: ${revisionAfter}): scenarios may have measured different code.`);
   const stats = new Map<ScenarioKey, Stats>();
   for (const r of results) {
@@ -536,7 +392,7 @@ async function main(): Promise<number> {
   const settings = [
     `Gateway code: ${revision}.`,
     `Gateway: \`node bin/switchyard.js serve\` (one process, SQLite in a temp dir under ${dirname(tempDir)}${dirname(tempDir) === '/dev/shm' ? ' (tmpfs: the database\'s disk writes are not what is measured here, and on a VM disk they add seconds-long stalls)' : ''}, LOG_LEVEL=warn), **a fresh process per scenario**, so each one starts with the primary's breaker closed; default \`health:\` settings (opens after 5 blamed failures in a row or ≥ 50 % errors over ≥ 20 requests in 60 s; 5 s cooldown doubled by each failed half-open probe) and \`routing:\` (3 attempts, 120 s deadline).`,
-    `One model \`gpt-4o-mini\` with two channels: \`primary\` (priority 0) and \`secondary\` (priority 1), each a separate \`openai-compatible\` provider pointing at its own mock upstream process (bench/failover/mock.ts = test/upstreams/openai.ts + an IPC channel). The primary provider has \`timeouts: { first_byte_ms: ${firstByteMs} }\` (BENCH_FIRST_BYTE_MS) — the deadline (c)'s first requests pay; connect_ms and idle_ms keep their defaults (1 s, 60 s). The secondary is always healthy and keeps the default timeouts.`,
+    `One model \`gpt-4o-mini\` with two channels: \`primary\` (priority 0) and \`secondary\` (priority 1), each a separate \`openai-compatible\` provider pointing at its own mock upstream process (bench/failover/mock.ts = test/upstreams/openai.ts + an IPC channel). The primary provider has \`timeouts: { first_byte_ms: ${firstByteMs} }\` (BENCH_FIRST_BYTE_MS) — the deadline (c)'s first requests pay; connect_ms and idle_ms keep their defaults (1 s, 60 s). The secondary is always healthy and has the same settings (its deadline never fires: it answers in milliseconds), so the baselines (served by the primary) and the failover runs (served by the secondary) go through identically configured channels.`,
     `Each scenario: a fresh gateway; one answer check and a ${warmupS} s warm-up (${connections} connections, the scenario's own request) while the primary is still healthy — the same model, channels, code and upstream connections as the measured run, and the breaker stays closed (checked through the admin API just before the run; its window holds the warm-up's successes, so it is the 5-failures-in-a-row rule that opens it). Then the primary is broken and the ${durationS} s measured run starts. Both mocks get a 2 s direct warm-up when they start.`,
     `How the primary is broken: (a) its mock process is stopped, so nothing listens on the provider's base_url port any more (checked: ECONNREFUSED; the gateway's keep-alive connections to it were closed with it); (b) the mock's server-wide \`fault\` answers 503 to everything; (c) the mock's \`fault\` applies \`#hang\` to every request: no answer, not even headers; (d) its \`fault\` applies \`#cut:0\`: 200, the role chunk, then the connection is destroyed before any content. The secondary's mock never has a fault. Every fault is checked with one direct request before its run (Answer checks below).`,
     `Load: autocannon ${packageVersion('autocannon')} (programmatic, in the bench's process), ${connections} connections, pipelining 1, ${durationS} s per scenario, request timeout ${timeoutS} s.`,

@@ -167,7 +167,12 @@ export async function checkFault(port: number, mode: FaultMode, jsonBody: string
   }
 }
 
-/** The model clients call: two channels, primary (priority 0) and secondary (priority 1), each its own provider. */
+/**
+ * The model clients call: two channels, primary (priority 0) and secondary (priority 1), each its own provider. Both
+ * providers get the same settings (first_byte_ms included: the secondary answers in milliseconds, so its deadline
+ * never fires), so the baselines (served by the primary) and the failover runs (served by the secondary) go through
+ * identically configured channels and differ only by the failover.
+ */
 export const FAILOVER_MODEL = MODEL;
 
 export function failoverConfigYaml(primaryPort: number, secondaryPort: number, firstByteMs: number): string {
@@ -182,6 +187,7 @@ providers:
     type: openai-compatible
     base_url: http://127.0.0.1:${secondaryPort}/v1
     api_key: ${MOCK_API_KEY}
+    timeouts: { first_byte_ms: ${firstByteMs} }
 models:
   - id: ${FAILOVER_MODEL}
     channels:
