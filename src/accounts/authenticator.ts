@@ -55,6 +55,9 @@ export class KeyAuthenticator {
       this.cache.set(hash, entry);
     }
     if (entry.record.revoked) throw new GatewayError('invalid_api_key', 'This API key has been revoked.');
+    if (entry.record.expiresAt !== null && entry.record.expiresAt.getTime() <= now) {
+      throw new GatewayError('invalid_api_key', 'This API key has expired.');
+    }
     if (entry.record.userStatus !== 'active') throw new GatewayError('account_suspended', 'This account is suspended.');
     this.lastUsed.set(entry.record.keyId, new Date(now));
     return entry.context;

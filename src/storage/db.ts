@@ -38,6 +38,8 @@ export interface ApiKeysTable {
   created_at: Big;
   revoked_at: BigNull;
   last_used_at: BigNull;
+  /** After this instant the key no longer authenticates (rotation overlap, key expiry); null: never. */
+  expires_at: BigNull;
 }
 
 export interface LedgerTable {
@@ -99,6 +101,18 @@ export interface ModelPricesTable {
   created_at: Big;
 }
 
+export interface NotificationsTable {
+  id: string;
+  user_id: string;
+  kind: string;
+  subject: string;
+  body: string;
+  data: string | null;
+  dedupe_key: string | null;
+  created_at: Big;
+  read_at: BigNull;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -106,6 +120,7 @@ export interface Database {
   holds: HoldsTable;
   usage_events: UsageEventsTable;
   model_prices: ModelPricesTable;
+  notifications: NotificationsTable;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -183,7 +198,7 @@ export function mapUser(row: { id: string; email: string; status: string; balanc
 
 export function mapKey(row: {
   id: string; user_id: string; name: string; prefix: string;
-  created_at: unknown; revoked_at: unknown; last_used_at: unknown;
+  created_at: unknown; revoked_at: unknown; last_used_at: unknown; expires_at: unknown;
 }): ApiKeyRecord {
   return {
     id: row.id,
@@ -193,6 +208,7 @@ export function mapKey(row: {
     createdAt: toDate(row.created_at),
     revokedAt: toDateOrNull(row.revoked_at),
     lastUsedAt: toDateOrNull(row.last_used_at),
+    expiresAt: toDateOrNull(row.expires_at),
   };
 }
 
@@ -266,6 +282,7 @@ export function randomBase62(length: number): string {
 
 export const newUserId = (): string => 'usr_' + randomBase62(20);
 export const newKeyId = (): string => 'key_' + randomBase62(20);
+export const newNotificationId = (): string => 'ntf_' + randomBase62(20);
 
 /** A uniqueness conflict the caller can act on (e.g. an email that is already registered). */
 export class StorageConflictError extends Error {

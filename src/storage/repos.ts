@@ -6,10 +6,13 @@
 
 import { sql, type Kysely } from 'kysely';
 import type { MicroCredits } from '../domain/money.ts';
-import type { ApiKeyRecord, LedgerEntry, UsageEvent, UsageRepo, UserRecord, UserStatus } from './types.ts';
+import type {
+  ApiKeyRecord, LedgerEntry, NewNotification, NotificationRecord, NotificationsRepo, UsageEvent, UsageRepo, UserRecord,
+  UserStatus,
+} from './types.ts';
 import {
-  StorageConflictError, isUniqueViolation, mapKey, mapLedger, mapUsage, mapUser, newKeyId, newUserId, toBig,
-  type Database,
+  StorageConflictError, isUniqueViolation, mapKey, mapLedger, mapUsage, mapUser, newKeyId, newNotificationId, newUserId,
+  toBig, toDate, toDateOrNull, type Database,
 } from './db.ts';
 import { checkLimit } from './ledger.ts';
 
@@ -68,6 +71,7 @@ export function createKey(db: Kysely<Database>) {
       created_at: Date.now(),
       revoked_at: null,
       last_used_at: null,
+      expires_at: null,
     };
     try {
       await db.insertInto('api_keys').values(row).execute();
@@ -79,7 +83,7 @@ export function createKey(db: Kysely<Database>) {
   };
 }
 
-const KEY_COLUMNS = ['id', 'user_id', 'name', 'prefix', 'created_at', 'revoked_at', 'last_used_at'] as const;
+const KEY_COLUMNS = ['id', 'user_id', 'name', 'prefix', 'created_at', 'revoked_at', 'last_used_at', 'expires_at'] as const;
 
 export function listKeysByUser(db: Kysely<Database>) {
   return async (userId: string): Promise<ApiKeyRecord[]> => {
@@ -108,6 +112,17 @@ export function revokeKey(db: Kysely<Database>) {
       .set({ revoked_at: Date.now() })
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  };
+}
+
+export function setKeyExpiry(db: Kysely<Database>) {
+  return async (id: string, expiresAt: Date | null): Promise<boolean> => {
+    const result = await db
+      .updateTable('api_keys')
+      .set({ expires_at: expiresAt === null ? null : expiresAt.getTime() })
+      .where('id', '=', id)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   };
@@ -163,6 +178,71 @@ export function usageRepo(db: Kysely<Database>): UsageRepo {
     async get(requestId: string): Promise<UsageEvent | undefined> {
       const row = await db.selectFrom('usage_events').selectAll().where('request_id', '=', requestId).executeTakeFirst();
       return row && mapUsage(row);
+    },
+  };
+}
+
+function parseData(value: string | null): Record<string, unknown> | null {
+  if (value === null) return null;
+  const parsed: unknown = JSON.parse(value);
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+}
+
+export function notificationsRepo(db: Kysely<Database>): NotificationsRepo {
+  return {
+    async create(items: ReadonlyArray<NewNotification>): Promise<number> {
+      if (items.length === 0) return 0;
+      const now = Date.now();
+      let inserted = 0;
+      // Chunks keep each statement under SQLite's bound-parameter limit; a single statement per chunk (no
+      // interactive transaction: see the SQLite note at the top).
+      for (let i = 0; i < items.length; i += 500) {
+        const rows = items.slice(i, i + 500).map((n) => ({
+          id: newNotificationId(),
+          user_id: n.userId,
+          kind: n.kind,
+          subject: n.subject,
+          body: n.body,
+          data: n.data == null ? null : JSON.stringify(n.data),
+          dedupe_key: n.dedupeKey ?? null,
+          created_at: now,
+          read_at: null,
+        }));
+        const result = await db
+          .insertInto('notifications')
+          .values(rows)
+          .onConflict((oc) => oc.columns(['user_id', 'dedupe_key']).doNothing())
+          .executeTakeFirst();
+        inserted += Number(result.numInsertedOrUpdatedRows ?? 0n);
+      }
+      return inserted;
+    },
+    async list(userId: string, page: { limit: number; unreadOnly?: boolean }): Promise<NotificationRecord[]> {
+      let query = db.selectFrom('notifications').selectAll().where('user_id', '=', userId);
+      if (page.unreadOnly) query = query.where('read_at', 'is', null);
+      const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(checkLimit(page.limit)).execute();
+      return rows.map((row) => ({
+        id: row.id,
+        userId: row.user_id,
+        kind: row.kind,
+        subject: row.subject,
+        body: row.body,
+        data: parseData(row.data),
+        createdAt: toDate(row.created_at),
+        readAt: toDateOrNull(row.read_at),
+      }));
+    },
+    async markRead(userId: string, id: string): Promise<boolean> {
+      const result = await db
+        .updateTable('notifications')
+        .set({ read_at: Date.now() })
+        .where('id', '=', id)
+        .where('user_id', '=', userId)
+        .where('read_at', 'is', null)
+        .executeTakeFirst();
+      if (result.numUpdatedRows > 0n) return true;
+      const exists = await db.selectFrom('notifications').select('id').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+      return exists !== undefined;
     },
   };
 }

@@ -24,6 +24,8 @@ export interface ApiKeyRecord {
   createdAt: Date;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
+  /** null: never expires. */
+  expiresAt: Date | null;
 }
 
 /** What authentication needs, found by the key's SHA-256 hash in one lookup. */
@@ -34,6 +36,8 @@ export interface KeyAuthRecord {
   userStatus: UserStatus;
   /** null: every model. */
   allowedModels: string[] | null;
+  /** null: never expires. */
+  expiresAt: Date | null;
 }
 
 export type LedgerKind = 'topup' | 'grant' | 'hold' | 'capture' | 'release' | 'refund' | 'adjustment';
@@ -120,6 +124,8 @@ export interface KeysRepo {
   get(id: string): Promise<ApiKeyRecord | undefined>;
   /** Hot path: one indexed lookup. */
   findByHash(hash: string): Promise<KeyAuthRecord | undefined>;
+  /** Sets (or clears, with null) the instant after which the key stops working; false when no such key. */
+  setExpiry(id: string, expiresAt: Date | null): Promise<boolean>;
   /** Sets revoked_at once; false when no such key or already revoked. */
   revoke(id: string): Promise<boolean>;
   /** Batched, off the hot path. */
@@ -166,6 +172,36 @@ export interface PricesRepo {
   sync(prices: ReadonlyArray<{ model: string; price: Omit<ModelPrice, 'version'> }>): Promise<Map<string, ModelPrice>>;
 }
 
+export interface NotificationRecord {
+  id: string;
+  userId: string;
+  kind: string;
+  subject: string;
+  body: string;
+  data: Record<string, unknown> | null;
+  createdAt: Date;
+  readAt: Date | null;
+}
+
+export interface NewNotification {
+  userId: string;
+  kind: string;
+  subject: string;
+  body: string;
+  data?: Record<string, unknown> | null;
+  /** With a dedupe key, a second notification with the same (user, key) is skipped. */
+  dedupeKey?: string | null;
+}
+
+export interface NotificationsRepo {
+  /** Inserts each notification unless its (user, dedupe key) exists; returns how many were inserted. */
+  create(items: ReadonlyArray<NewNotification>): Promise<number>;
+  /** Newest first. */
+  list(userId: string, page: { limit: number; unreadOnly?: boolean }): Promise<NotificationRecord[]>;
+  /** Marks one of the user's notifications read; false when the user has no such notification. */
+  markRead(userId: string, id: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly users: UsersRepo;
@@ -173,6 +209,7 @@ export interface Store {
   readonly ledger: LedgerRepo;
   readonly usage: UsageRepo;
   readonly prices: PricesRepo;
+  readonly notifications: NotificationsRepo;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }

@@ -64,7 +64,7 @@ describe.each(storeBackends())('accounts on $name', (backend) => {
     expect(await store.keys.listByUser('usr_nobody')).toEqual([]);
 
     expect(await store.keys.findByHash(hash)).toEqual({
-      keyId: key.id, userId: user.id, revoked: false, userStatus: 'active', allowedModels: null,
+      keyId: key.id, userId: user.id, revoked: false, userStatus: 'active', allowedModels: null, expiresAt: null,
     });
     expect(await store.keys.findByHash(sha256('an unknown key'))).toBeUndefined();
   });
@@ -94,6 +94,43 @@ describe.each(storeBackends())('accounts on $name', (backend) => {
     const revokedAt = (await store.keys.get(key.id))?.revokedAt;
     expect(revokedAt).toBeInstanceOf(Date);
     expect(Math.abs((revokedAt?.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('sets and clears a key expiry, seen by the key lookup', async () => {
+    const user = await store.users.create(email());
+    const hash = sha256(rid());
+    const key = await store.keys.create({ userId: user.id, name: 'k', hash, prefix: 'p' });
+    expect(key.expiresAt).toBeNull();
+    expect((await store.keys.findByHash(hash))?.expiresAt).toBeNull();
+    const at = new Date(Date.now() + 86_400_000);
+    expect(await store.keys.setExpiry(key.id, at)).toBe(true);
+    expect((await store.keys.findByHash(hash))?.expiresAt?.getTime()).toBe(at.getTime());
+    expect((await store.keys.get(key.id))?.expiresAt?.getTime()).toBe(at.getTime());
+    expect(await store.keys.setExpiry(key.id, null)).toBe(true);
+    expect((await store.keys.get(key.id))?.expiresAt).toBeNull();
+    expect(await store.keys.setExpiry('key_unknown', at)).toBe(false);
+  });
+
+  it('stores notifications per user, skips a repeated dedupe key, lists newest first and marks read', async () => {
+    const a = await store.users.create(email());
+    const b = await store.users.create(email());
+    const inserted = await store.notifications.create([
+      { userId: a.id, kind: 'price_change', subject: 'Price change', body: 'gpt-x changes price', data: { model: 'gpt-x' }, dedupeKey: 'price:1' },
+      { userId: b.id, kind: 'price_change', subject: 'Price change', body: 'gpt-x changes price', dedupeKey: 'price:1' },
+    ]);
+    expect(inserted).toBe(2);
+    expect(await store.notifications.create([{ userId: a.id, kind: 'price_change', subject: 's', body: 'b', dedupeKey: 'price:1' }])).toBe(0);
+    expect(await store.notifications.create([{ userId: a.id, kind: 'account', subject: 'Hello', body: 'welcome' }])).toBe(1);
+    const list = await store.notifications.list(a.id, { limit: 10 });
+    expect(list.map((n) => n.kind).sort()).toEqual(['account', 'price_change']);
+    const price = list.find((n) => n.kind === 'price_change');
+    expect(price?.data).toEqual({ model: 'gpt-x' });
+    expect(price?.readAt).toBeNull();
+    expect(await store.notifications.markRead(b.id, price?.id ?? '')).toBe(false);
+    expect(await store.notifications.markRead(a.id, price?.id ?? '')).toBe(true);
+    expect(await store.notifications.markRead(a.id, price?.id ?? '')).toBe(true);
+    expect((await store.notifications.list(a.id, { limit: 10, unreadOnly: true })).map((n) => n.kind)).toEqual(['account']);
+    expect(await store.notifications.list(b.id, { limit: 10 })).toHaveLength(1);
   });
 
   it('reports a suspended user through the key lookup', async () => {

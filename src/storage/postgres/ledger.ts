@@ -6,7 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import type { MicroCredits } from '../../domain/money.ts';
 import type { ModelPrice } from '../../domain/usage.ts';
 import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
-import { isUniqueViolation, parseAllowedModels, toBig, toUserStatus, type Database } from '../db.ts';
+import { isUniqueViolation, parseAllowedModels, toBig, toDateOrNull, toUserStatus, type Database } from '../db.ts';
 import {
   EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
   checkSettle,
@@ -15,7 +15,7 @@ import { checkPrice, mapPrice, samePrice, type PriceInput } from '../prices.ts';
 import { CREDIT, EXPIRE, EXPIRED_CANDIDATES, FIND_KEY, HOLD, SETTLE, TOUCH } from './queries.ts';
 import { USAGE_COLUMNS, usageRow, type UsageValue } from '../db.ts';
 
-interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; allowed_models: string | null; user_status: string }
+interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; expires_at: bigint | null; allowed_models: string | null; user_status: string }
 interface HoldResult { debited: bigint | null; balance: bigint | null; existed: boolean }
 interface SettleResult { held: bigint; charged: bigint }
 interface CreditResult { credited: bigint | null; balance: bigint | null; duplicate: boolean }
@@ -37,6 +37,7 @@ export function pgOps(pool: pg.Pool, kysely: Kysely<Database>) {
         revoked: row.revoked_at !== null,
         userStatus: toUserStatus(row.user_status),
         allowedModels: parseAllowedModels(row.allowed_models),
+        expiresAt: toDateOrNull(row.expires_at),
       };
     },
 

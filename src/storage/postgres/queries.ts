@@ -8,8 +8,8 @@
 import { USAGE_COLUMNS } from '../db.ts';
 
 export const FIND_KEY = {
-  name: 'sy_find_key_v1',
-  text: `SELECT k.id, k.user_id, k.revoked_at, k.allowed_models, u.status AS user_status
+  name: 'sy_find_key_v2',
+  text: `SELECT k.id, k.user_id, k.revoked_at, k.expires_at, k.allowed_models, u.status AS user_status
            FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = $1`,
 };
 

@@ -7,8 +7,8 @@ import type { Store } from '../types.ts';
 import type { Database } from '../db.ts';
 import { migrateToLatest } from '../migrations/index.ts';
 import {
-  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, revokeKey, setUserStatus, sumEntries,
-  usageRepo,
+  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, notificationsRepo, revokeKey, setKeyExpiry,
+  setUserStatus, sumEntries, usageRepo,
 } from '../repos.ts';
 import { pgOps } from './ledger.ts';
 
@@ -69,6 +69,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
       listByUser: listKeysByUser(kysely),
       get: getKey(kysely),
       revoke: revokeKey(kysely),
+      setExpiry: setKeyExpiry(kysely),
       findByHash: ops.findByHash,
       touch: ops.touch,
     },
@@ -82,6 +83,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
       sum: sumEntries(kysely),
     },
     usage: usageRepo(kysely),
+    notifications: notificationsRepo(kysely),
     prices: { sync: ops.syncPrices },
     async migrate() {
       // Kysely's bookkeeping tables must live in the schema being migrated (see migrations/index.ts).

@@ -9,7 +9,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { MicroCredits } from '../../domain/money.ts';
 import type { ModelPrice } from '../../domain/usage.ts';
 import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
-import { parseAllowedModels, toUserStatus, usageRow } from '../db.ts';
+import { parseAllowedModels, toDateOrNull, toUserStatus, usageRow } from '../db.ts';
 import {
   EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
   checkSettle,
@@ -18,7 +18,7 @@ import { CURRENT_PRICE_ORDER, checkPrice, mapPrice, samePrice, type PriceInput, 
 
 type Db = BetterSqlite3.Database;
 
-interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; allowed_models: string | null; user_status: string }
+interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; expires_at: bigint | null; allowed_models: string | null; user_status: string }
 interface BalanceRow { balance: bigint }
 interface HoldRow { user_id: string; amount: bigint }
 interface IdRow { id: bigint }
@@ -28,7 +28,7 @@ type LedgerParams = [string, string, bigint, bigint, string | null, string | nul
 function prepareAll(db: Db) {
   return {
     findKey: db.prepare<[string], KeyRow>(
-      `SELECT k.id, k.user_id, k.revoked_at, k.allowed_models, u.status AS user_status
+      `SELECT k.id, k.user_id, k.revoked_at, k.expires_at, k.allowed_models, u.status AS user_status
          FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?`,
     ),
     holdExists: db.prepare<[string], HoldRow>(`SELECT user_id, amount FROM holds WHERE request_id = ?`),
@@ -193,6 +193,7 @@ export function sqliteOps(db: Db): SqliteOps {
         revoked: row.revoked_at !== null,
         userStatus: toUserStatus(row.user_status),
         allowedModels: parseAllowedModels(row.allowed_models),
+        expiresAt: toDateOrNull(row.expires_at),
       };
     },
     touch: (lastUsed) => touchTx.immediate(lastUsed),

@@ -9,8 +9,8 @@ import type { Store } from '../types.ts';
 import type { Database } from '../db.ts';
 import { migrateToLatest } from '../migrations/index.ts';
 import {
-  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, revokeKey, setUserStatus, sumEntries,
-  usageRepo,
+  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, notificationsRepo, revokeKey, setKeyExpiry,
+  setUserStatus, sumEntries, usageRepo,
 } from '../repos.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -46,6 +46,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
       listByUser: listKeysByUser(kysely),
       get: getKey(kysely),
       revoke: revokeKey(kysely),
+      setExpiry: setKeyExpiry(kysely),
       findByHash: async (hash) => ops().findByHash(hash),
       touch: async (lastUsed) => ops().touch(lastUsed),
     },
@@ -60,6 +61,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
       sum: sumEntries(kysely),
     },
     usage: usageRepo(kysely),
+    notifications: notificationsRepo(kysely),
     prices: { sync: async (prices) => ops().syncPrices(prices) },
     async migrate() {
       await migrateToLatest(kysely as Kysely<unknown>, 'sqlite');
