@@ -9,6 +9,8 @@ import { embeddingsRoute } from './http/routes/v1/embeddings.ts';
 import { messagesRoutes } from './http/routes/v1/messages.ts';
 import { modelsRoutes } from './http/routes/v1/models.ts';
 import { responsesRoutes } from './http/routes/v1/responses.ts';
+import { metricsRoute } from './http/routes/metrics.ts';
+import { createMetrics } from './observability/metrics.ts';
 
 export function newRequestId(): string {
   return `req_${randomUUID().replaceAll('-', '')}`;
@@ -30,7 +32,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.header('x-switchyard-request-id', request.id);
   });
   installErrorHandling(app, deps.logger);
+  const metrics = createMetrics(deps.channels, deps.health);
+  metrics.instrument(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
+  metricsRoute(app, deps, metrics.registry);
   chatCompletionsRoute(app, deps);
   embeddingsRoute(app, deps);
   messagesRoutes(app, deps);

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultYaml, startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { ADMIN_TOKEN, defaultYaml, startTestGateway, type TestGateway } from './helpers/gateway.ts';
 
 let t: TestGateway;
 let slow: Server;
@@ -39,6 +39,12 @@ afterAll(async () => {
   await new Promise((ok) => slow?.close(ok));
 });
 
+async function metricsText(): Promise<string> {
+  const res = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
 describe('hedging', () => {
   it('starts the next channel after the delay, cancels the slow one, bills once', async () => {
     const { key, userId } = await t.newUser('5');
@@ -58,6 +64,26 @@ describe('hedging', () => {
     const slowChannel = channels.find((c) => c.id.startsWith('slow/'));
     expect(slowChannel?.hedges).toBe(1);
     expect(slowChannel?.state).toBe('closed'); // a cancelled hedge is not the channel's failure
+
+    // The hedge is counted in /metrics: started on the slow channel, won by the fast one, the loser cancelled.
+    const metrics = await metricsText();
+    expect(metrics).toMatch(/^switchyard_channel_hedges_total\{channel="slow\/[^"]+"\} 1$/m);
+    expect(metrics).toMatch(/^switchyard_channel_hedge_wins_total\{channel="main-openai\/gpt-4o-mini"\} 1$/m);
+    expect(metrics).toMatch(/^switchyard_channel_attempts_total\{channel="slow\/[^"]+",outcome="hedge_cancelled"\} 1$/m);
+    expect(metrics).toMatch(/^switchyard_channel_attempts_total\{channel="main-openai\/gpt-4o-mini",outcome="ok"\} 1$/m);
+    expect(metrics).toMatch(/^switchyard_channel_state\{channel="slow\/[^"]+",provider="slow"\} 0$/m);
+    expect(metrics).toMatch(/^switchyard_http_requests_total\{route="\/v1\/chat\/completions",method="POST",status="200"\} 1$/m);
+  });
+
+  it('serves /metrics only with the admin (or metrics) token', async () => {
+    expect((await fetch(`${t.url}/metrics`)).status).toBe(401);
+    const wrong = await fetch(`${t.url}/metrics`, { headers: { authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+    const ok = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await ok.text()).toMatch(/^switchyard_process_cpu_user_seconds_total \d/m);
   });
 
   it('streams too: the hedge that produces the first token wins', async () => {

@@ -103,6 +103,8 @@ export interface Config {
   /** Where the admin token was read from (printed at start-up; never the token itself). */
   adminTokenSource: string;
   secret: string;
+  /** Bearer token for GET /metrics (SWITCHYARD_METRICS_TOKEN); unset: the admin token is required. */
+  metricsToken: string | undefined;
   bodyLimitBytes: number;
   holdTtlMs: number;
   logLevel: string;
@@ -309,6 +311,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     adminToken: admin.value,
     adminTokenSource: admin.source,
     secret: secret.value,
+    metricsToken: env.SWITCHYARD_METRICS_TOKEN || undefined,
     bodyLimitBytes: intEnv(env, 'SWITCHYARD_BODY_LIMIT_BYTES', 20 * 1024 * 1024),
     holdTtlMs: intEnv(env, 'SWITCHYARD_HOLD_TTL_MS', 15 * 60 * 1000),
     logLevel: env.LOG_LEVEL ?? 'info',

@@ -127,6 +127,7 @@ async function attemptOn<T>(upstream: UpstreamClient, channel: Channel, options:
           if (response.body.readableEnded) channel.breaker.recordLatency(performance.now() - started);
           else watchBody(channel, response, started, options.signal);
           attempts.push({ channel: channel.id, outcome: 'ok', ms: Math.round(performance.now() - started) });
+          channel.breaker.countAttempt('ok');
           return { ok: true, value: verdict.value, candidate };
         }
         error = verdict.error;
@@ -139,6 +140,7 @@ async function attemptOn<T>(upstream: UpstreamClient, channel: Channel, options:
         if (options.signal.aborted) throw failure;
         // Cancelled by the dispatcher (a hedge lost the race): not the channel's fault.
         attempts.push({ channel: channel.id, outcome: 'hedge_cancelled', ms: Math.round(performance.now() - started) });
+        channel.breaker.countAttempt('hedge_cancelled');
         return { ok: false, cancelled: true };
       }
       if (!(failure instanceof UpstreamFailureError)) throw failure;
@@ -151,6 +153,7 @@ async function attemptOn<T>(upstream: UpstreamClient, channel: Channel, options:
     if (!settled) channel.breaker.release(ticket);
   }
   attempts.push({ channel: channel.id, outcome: error.code, ms: Math.round(performance.now() - started) });
+  channel.breaker.countAttempt(error.code);
   return { ok: false, error };
 }
 
@@ -161,6 +164,8 @@ export async function dispatch<T>(upstream: UpstreamClient, channels: readonly C
   let lastError: GatewayError | undefined;
   let next = 0;
   let started = 0;
+  /** The id of the attempt started as a hedge (-1: none). */
+  let hedgeId = -1;
   type Running = { promise: Promise<AttemptResult<T> & { id: number }>; controller: AbortController; channel: Channel };
   const running = new Map<number, Running>();
 
@@ -207,11 +212,15 @@ export async function dispatch<T>(upstream: UpstreamClient, channels: readonly C
       const result = await Promise.race([...[...running.values()].map((r) => r.promise), ...(hedge ? [hedge] : [])]);
       if (timer) clearTimeout(timer);
       if (result === 'hedge') {
-        if (only && start()) only.channel.breaker.hedges += 1;
+        if (only && start()) {
+          only.channel.breaker.hedges += 1;
+          hedgeId = started - 1;
+        }
         continue;
       }
       running.delete(result.id);
       if (result.ok) {
+        if (result.id === hedgeId) result.candidate.channel.breaker.hedgeWins += 1;
         cancelOthers(result.id);
         return { ...result.candidate, value: result.value };
       }

@@ -53,6 +53,8 @@ export interface ChannelHealthView {
   lastErrorAt: number | null;
   /** Hedged requests started because this channel had not answered within the hedge delay. */
   hedges: number;
+  /** Hedged requests this channel won (it was the hedge and answered first). */
+  hedgeWins: number;
 }
 
 /** `admit` answers: skip the channel, send normally, or (a positive number) send as the half-open probe. */
@@ -83,6 +85,10 @@ export class Breaker {
   private ttfbMs: number | null = null;
   /** Hedges started because this channel was slow (counted here, shown by GET /admin/v1/channels). */
   hedges = 0;
+  /** Races this channel won as the hedge. */
+  hedgeWins = 0;
+  /** Attempts on this channel by outcome (`ok`, `hedge_cancelled`, or the error code), for /metrics. */
+  readonly attempts = new Map<string, number>();
   private readonly ttfbSamples: number[] = [];
   private ttfbNext = 0;
   private p95: number | null = null;
@@ -225,7 +231,13 @@ export class Breaker {
       lastError: this.lastError,
       lastErrorAt: this.lastErrorAt,
       hedges: this.hedges,
+      hedgeWins: this.hedgeWins,
     };
+  }
+
+  /** Counts one finished attempt (plain in-memory counters: /metrics reads them when scraped). */
+  countAttempt(outcome: string): void {
+    this.attempts.set(outcome, (this.attempts.get(outcome) ?? 0) + 1);
   }
 
   private probeBusy(now: number): boolean {

@@ -45,6 +45,7 @@ export function channelRoutes(admin: FastifyInstance, deps: AppDeps): void {
         last_error: h.lastError,
         last_error_at: iso(h.lastErrorAt),
         hedges: h.hedges,
+        hedge_wins: h.hedgeWins,
       };
     });
     const sharing = deps.health.sharing();
