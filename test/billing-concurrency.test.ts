@@ -40,7 +40,9 @@ async function sqliteDb(file: string): Promise<Db> {
   return {
     balance: async (userId) => (db.prepare('SELECT balance FROM users WHERE id = ?').get(userId) as { balance: bigint }).balance,
     all: async (sql, params) => db.prepare(sql).all(...params) as Array<Record<string, unknown>>,
-    close: async () => db.close(),
+    close: async () => {
+      db.close();
+    },
   };
 }
 
