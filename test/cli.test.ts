@@ -97,7 +97,8 @@ describe('switchyard CLI', () => {
     expect(usage.map((u) => u.status)).toEqual(['ok']);
     const users = (await cli('users', 'list')).data as Array<{ id: string }>;
     expect(users.map((u) => u.id)).toContain(userId);
-  });
+    // Nine CLI processes, each starting tsx: seconds apiece on a loaded machine.
+  }, 120_000);
 
   it('admin verify-ledger walks every page and reports the totals', async () => {
     // Two users through the HTTP API (quicker than two more CLI processes), then pages of one user: the walk has
@@ -117,7 +118,7 @@ describe('switchyard CLI', () => {
     const totals = report.totals as Record<string, unknown>;
     expect(totals.drift_credits).toBe('0');
     expect(totals.balance_credits).toBe(totals.ledger_sum_credits);
-  }, 60_000);
+  }, 120_000);
 
   it('an invalid config refuses to start, naming the field', async () => {
     const bad = mkdtempSync(join(tmpdir(), 'switchyard-bad-'));
