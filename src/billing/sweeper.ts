@@ -35,6 +35,8 @@ export class HoldSweeper {
       const n = await this.ledger.releaseExpired(new Date(), this.config.batch);
       released += n;
       if (n < this.config.batch) break;
+      // Let requests through between batches (on SQLite a batch runs on the event loop).
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return released;
   }
