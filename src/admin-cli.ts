@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { request } from 'undici';
 import type { Config } from './config/index.ts';
+import { formatCredits, parseCredits } from './domain/money.ts';
 
 interface Target {
   url: string;
@@ -26,6 +27,52 @@ async function call(target: Target, method: 'GET' | 'POST' | 'DELETE', path: str
   }
   (res.statusCode < 400 ? process.stdout : process.stderr).write(printed + '\n');
   if (res.statusCode >= 400) process.exitCode = 1;
+}
+
+interface VerifyPage {
+  ok: boolean;
+  checked_users: number;
+  users_with_drift: number;
+  users_with_hold_mismatch: number;
+  totals: Record<string, string | number>;
+  data: unknown[];
+  has_more: boolean;
+  next_after: string | null;
+}
+
+/** Walks every page of GET /ledger/verify and prints one report: totals over all users and every user that disagrees. */
+async function verifyLedger(target: Target, pageSize: string): Promise<void> {
+  const report = { ok: true, checked_users: 0, users_with_drift: 0, users_with_hold_mismatch: 0, totals: {} as Record<string, string | number>, data: [] as unknown[] };
+  const sums = new Map<string, bigint>();
+  let after: string | null = null;
+  do {
+    const query: string = `limit=${encodeURIComponent(pageSize)}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+    const res = await request(`${target.url.replace(/\/+$/, '')}/admin/v1/ledger/verify?${query}`, {
+      headers: { authorization: `Bearer ${target.token}` },
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 400) {
+      process.stderr.write(text + '\n');
+      process.exitCode = 1;
+      return;
+    }
+    const page = JSON.parse(text) as VerifyPage;
+    report.ok &&= page.ok;
+    report.checked_users += page.checked_users;
+    report.users_with_drift += page.users_with_drift;
+    report.users_with_hold_mismatch += page.users_with_hold_mismatch;
+    report.data.push(...page.data);
+    for (const [name, value] of Object.entries(page.totals)) {
+      const amount = typeof value === 'number' ? BigInt(value) : (parseCredits(value) ?? 0n);
+      sums.set(name, (sums.get(name) ?? 0n) + amount);
+    }
+    after = page.has_more ? page.next_after : null;
+  } while (after);
+  for (const [name, value] of sums) report.totals[name] = name.endsWith('_credits') ? formatCredits(value) : Number(value);
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  if (!report.ok) process.exitCode = 1;
 }
 
 export function registerAdminCommands(program: Command, config: () => Readonly<Config>): void {
@@ -59,6 +106,9 @@ export function registerAdminCommands(program: Command, config: () => Readonly<C
   admin.command('balance <userId>').action((userId: string) => call(target(), 'GET', `/users/${encodeURIComponent(userId)}/balance`));
   admin.command('ledger <userId>').option('--limit <n>', 'entries', '100')
     .action((userId: string, o: { limit: string }) => call(target(), 'GET', `/users/${encodeURIComponent(userId)}/ledger?limit=${encodeURIComponent(o.limit)}`));
+  admin.command('verify-ledger').description('check every balance against its ledger and every open hold against its entries')
+    .option('--page <n>', 'users per request', '1000')
+    .action((o: { page: string }) => verifyLedger(target(), o.page));
   admin.command('usage').option('--user <userId>').option('--limit <n>', 'events', '100')
     .action((o: { user?: string; limit: string }) =>
       call(target(), 'GET', `/usage?limit=${encodeURIComponent(o.limit)}${o.user ? `&user=${encodeURIComponent(o.user)}` : ''}`));

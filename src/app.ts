@@ -6,6 +6,7 @@ import { installErrorHandling } from './http/errors.ts';
 import { adminRoutes } from './http/routes/admin/index.ts';
 import { chatCompletionsRoute } from './http/routes/v1/chat-completions.ts';
 import { embeddingsRoute } from './http/routes/v1/embeddings.ts';
+import { generationRoutes } from './http/routes/v1/generation.ts';
 import { messagesRoutes } from './http/routes/v1/messages.ts';
 import { modelsRoutes } from './http/routes/v1/models.ts';
 import { responsesRoutes } from './http/routes/v1/responses.ts';
@@ -41,6 +42,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   messagesRoutes(app, deps);
   responsesRoutes(app, deps);
   modelsRoutes(app, deps);
+  generationRoutes(app, deps);
   adminRoutes(app, deps);
   return app;
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { KeyAuthenticator } from './accounts/authenticator.ts';
 import { buildApp } from './app.ts';
 import { Catalogue } from './billing/catalogue.ts';
+import { HoldSweeper } from './billing/sweeper.ts';
 import type { Config } from './config/index.ts';
 import type { AppDeps } from './http/context.ts';
 import { createLogger } from './observability/logger.ts';
@@ -19,8 +20,6 @@ export interface Gateway {
   deps: AppDeps;
   close(): Promise<void>;
 }
-
-const SWEEP_EVERY_MS = 30_000;
 
 export async function createGateway(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -38,15 +37,13 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
     const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, logger };
     const app = buildApp(deps);
     // Holds whose process died are released once they expire; safe on every replica at once.
-    const sweeper = setInterval(() => {
-      store.ledger.releaseExpired(new Date(), 500).catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'hold sweep failed'));
-    }, SWEEP_EVERY_MS);
-    sweeper.unref();
+    const sweeper = new HoldSweeper(store.ledger, config.holdSweep, logger);
+    sweeper.start();
     return {
       app,
       deps,
       async close() {
-        clearInterval(sweeper);
+        await sweeper.stop();
         await app.close();
         await authenticator.close();
         await upstream.close();

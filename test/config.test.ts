@@ -55,4 +55,19 @@ describe('config', () => {
     expect(() => loadConfig({ env: { ...env, PORT: 'eighty' }, yamlText: yaml })).toThrow(/PORT/);
     expect(() => loadConfig({ env: { ...env, DATABASE_URL: 'mysql://x' }, yamlText: yaml })).toThrow(/DATABASE_URL/);
   });
+
+  it('reads the hold TTL and the sweep from holds: (the environment variable overrides the TTL), with defaults', () => {
+    const env = { UPSTREAM_KEY: 'k', SWITCHYARD_DATA_DIR: dataDir() };
+    const defaults = loadConfig({ env, yamlText: yaml });
+    expect(defaults.holdTtlMs).toBe(900_000);
+    expect(defaults.holdSweep).toEqual({ intervalMs: 30_000, batch: 500 });
+    const withHolds = `${yaml}holds: { ttl_ms: 5000, sweep_interval_ms: 250, sweep_batch: 50 }\n`;
+    const configured = loadConfig({ env, yamlText: withHolds });
+    expect(configured.holdTtlMs).toBe(5_000);
+    expect(configured.holdSweep).toEqual({ intervalMs: 250, batch: 50 });
+    expect(loadConfig({ env: { ...env, SWITCHYARD_HOLD_TTL_MS: '60000' }, yamlText: withHolds }).holdTtlMs).toBe(60_000);
+    expect(() => loadConfig({ env, yamlText: `${yaml}holds: { ttl_ms: 10 }\n` })).toThrow(/holds\.ttl_ms/);
+    expect(() => loadConfig({ env, yamlText: `${yaml}holds: { sweep_interval_ms: 0 }\n` })).toThrow(/holds\.sweep_interval_ms/);
+    expect(() => loadConfig({ env: { ...env, SWITCHYARD_HOLD_TTL_MS: '0' }, yamlText: yaml })).toThrow(/SWITCHYARD_HOLD_TTL_MS/);
+  });
 });

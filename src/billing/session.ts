@@ -56,6 +56,8 @@ export class BillingSession {
       userId: this.info.userId,
       amount,
       expiresAt: new Date(Date.now() + this.holdTtlMs),
+      // Remembered with the hold so that, should this process die, the sweeper can write this request's receipt.
+      meta: { keyId: this.info.keyId, model: this.info.model.config.id, endpoint: this.info.endpoint, stream: this.info.stream },
     });
     if (!outcome.ok) {
       throw new GatewayError(

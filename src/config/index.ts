@@ -93,6 +93,14 @@ export const DEFAULT_HEALTH: Readonly<HealthConfig> = Object.freeze({
   maxRetryAfterMs: 300_000,
 });
 
+export interface HoldSweepConfig {
+  intervalMs: number;
+  batch: number;
+}
+
+export const DEFAULT_HOLD_TTL_MS = 15 * 60 * 1000;
+export const DEFAULT_HOLD_SWEEP: Readonly<HoldSweepConfig> = Object.freeze({ intervalMs: 30_000, batch: 500 });
+
 export interface Config {
   host: string;
   port: number;
@@ -106,7 +114,10 @@ export interface Config {
   /** Bearer token for GET /metrics (SWITCHYARD_METRICS_TOKEN); unset: the admin token is required. */
   metricsToken: string | undefined;
   bodyLimitBytes: number;
+  /** A hold expires this long after it was taken (YAML holds.ttl_ms; SWITCHYARD_HOLD_TTL_MS overrides). */
   holdTtlMs: number;
+  /** How often the sweeper releases expired holds, and how many per statement batch (YAML holds.*). */
+  holdSweep: Readonly<HoldSweepConfig>;
   logLevel: string;
   configPath: string | undefined;
   providers: readonly ProviderConfig[];
@@ -293,6 +304,9 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     if (value > maxCooldownMs) throw new ConfigError(`health.${field}: ${value} is longer than health.max_cooldown_ms (${maxCooldownMs})`);
   }
 
+  const holdTtlMs = intEnv(env, 'SWITCHYARD_HOLD_TTL_MS', file.holds?.ttl_ms ?? DEFAULT_HOLD_TTL_MS);
+  if (holdTtlMs < 1000) throw new ConfigError(`SWITCHYARD_HOLD_TTL_MS: ${holdTtlMs} is shorter than 1000 ms`);
+
   const port = intEnv(env, 'PORT', 8080);
   if (port > 65535) throw new ConfigError(`PORT: ${port} is not a TCP port`);
   const admin = persistentSecret(env, 'SWITCHYARD_ADMIN_TOKEN', resolve(dataDir, 'admin-token'));
@@ -313,7 +327,11 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     secret: secret.value,
     metricsToken: env.SWITCHYARD_METRICS_TOKEN || undefined,
     bodyLimitBytes: intEnv(env, 'SWITCHYARD_BODY_LIMIT_BYTES', 20 * 1024 * 1024),
-    holdTtlMs: intEnv(env, 'SWITCHYARD_HOLD_TTL_MS', 15 * 60 * 1000),
+    holdTtlMs,
+    holdSweep: Object.freeze({
+      intervalMs: file.holds?.sweep_interval_ms ?? DEFAULT_HOLD_SWEEP.intervalMs,
+      batch: file.holds?.sweep_batch ?? DEFAULT_HOLD_SWEEP.batch,
+    }),
     logLevel: env.LOG_LEVEL ?? 'info',
     configPath,
     providers: Object.freeze(providers),

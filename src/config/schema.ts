@@ -68,11 +68,19 @@ export const routingSchema = z.strictObject({
   deadline_ms: z.number().int().positive().optional(),
 });
 
+/** Holds whose request died with its process (billing/sweeper.ts): when they expire, how often they are swept. */
+export const holdsSchema = z.strictObject({
+  ttl_ms: z.number().int().min(1000).optional(),
+  sweep_interval_ms: z.number().int().min(100).optional(),
+  sweep_batch: z.number().int().min(1).max(10_000).optional(),
+});
+
 export const fileSchema = z.strictObject({
   providers: z.array(providerSchema).default([]),
   models: z.array(modelSchema).default([]),
   health: healthSchema.optional(),
   routing: routingSchema.optional(),
+  holds: holdsSchema.optional(),
 });
 
 export type FileConfig = z.infer<typeof fileSchema>;

@@ -62,6 +62,11 @@ export interface HoldsTable {
   status: string;
   expires_at: Big;
   created_at: Big;
+  /** The request's metadata (migration 0004), for the usage event of a hold that expires. */
+  key_id: string | null;
+  model: string | null;
+  endpoint: string | null;
+  stream: ColumnType<boolean | number | bigint | null, boolean | number | null, boolean | number | null>;
 }
 
 export interface UsageEventsTable {
@@ -212,9 +217,13 @@ export function mapKey(row: {
   };
 }
 
+export const LEDGER_COLUMNS = [
+  'id', 'user_id', 'kind', 'amount', 'balance_after', 'request_id', 'payment_id', 'actor', 'reason', 'created_at',
+] as const;
+
 export function mapLedger(row: {
   id: unknown; user_id: string; kind: string; amount: unknown; balance_after: unknown;
-  request_id: string | null; actor: string | null; reason: string | null; created_at: unknown;
+  request_id: string | null; payment_id: string | null; actor: string | null; reason: string | null; created_at: unknown;
 }): LedgerEntry {
   return {
     id: toBig(row.id).toString(),
@@ -223,6 +232,7 @@ export function mapLedger(row: {
     amount: toBig(row.amount),
     balanceAfter: toBig(row.balance_after),
     requestId: row.request_id,
+    paymentId: row.payment_id,
     actor: row.actor,
     reason: row.reason,
     createdAt: toDate(row.created_at),

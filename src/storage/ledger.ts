@@ -18,11 +18,16 @@
 //   cost = 0 (nothing was charged by this call) and held = the hold's amount if the hold exists.
 // - releaseExpired(now, limit): holds with status 'held' and expires_at < now get the settle-with-0 effect
 //   (entry 'release' +H, actor 'sweeper', reason 'hold expired') and status 'expired'. Each hold goes
-//   through the same conditional status update, so concurrent sweepers release it exactly once. The
-//   sweeper writes NO usage event (it does not know key, model or endpoint); if the request's own settle
-//   arrives later it is not applied and records its usage event with cost 0.
+//   through the same conditional status update, so concurrent sweepers (and a settle racing them) finish it
+//   exactly once. In the same transaction the sweeper writes the request's usage event from what the hold
+//   remembered (HoldMeta: key, model, endpoint, stream): status 'expired', http_status 0 (the gateway never
+//   learnt what the client got), error_code 'hold_expired', no tokens, held = H, cost 0, created_at = the
+//   hold's. A hold taken without meta gets no usage event. If the request's own settle arrives later it is
+//   not applied, and its usage event is not written either (the 'expired' one already exists).
 // - credit(kind ∈ grant|topup|refund|adjustment, amount ≠ 0): balance += amount, one entry. A negative
-//   amount that would take the balance below 0 throws InsufficientBalanceError and writes nothing.
+//   amount that would take the balance below 0 throws InsufficientBalanceError and writes nothing. Every
+//   credit names its actor; grant and topup are positive; a topup carries its payment id, a refund a payment
+//   id or a reason, an adjustment a reason (checkCredit: RangeError, nothing written).
 //   With a paymentId, (paymentId, kind) is unique: a replayed webhook changes nothing and returns the
 //   current balance.
 // - Request-driven entries have actor null; admin credits carry the caller's actor and reason.
@@ -49,6 +54,8 @@ export class UnknownUserError extends Error {
 
 export const SWEEPER_ACTOR = 'sweeper';
 export const EXPIRED_REASON = 'hold expired';
+/** usage_events.error_code of a request whose hold the sweeper released. */
+export const EXPIRED_CODE = 'hold_expired';
 
 export function checkHold(input: HoldRequest): void {
   if (input.amount < 0n) throw new RangeError('ledger: a hold amount must be >= 0');
@@ -62,8 +69,37 @@ export function checkSettle(input: SettleRequest): void {
   }
 }
 
-export function checkCredit(amount: MicroCredits): void {
-  if (amount === 0n) throw new RangeError('ledger: a credit amount must not be 0');
+export interface CreditInput {
+  kind: string;
+  amount: MicroCredits;
+  actor: string;
+  reason: string | null;
+  paymentId: string | null;
+}
+
+const present = (text: string | null): boolean => text !== null && text.trim() !== '';
+
+/** What every credit must say about itself (see the header). */
+export function checkCredit(input: CreditInput): void {
+  if (input.amount === 0n) throw new RangeError('ledger: a credit amount must not be 0');
+  if (!present(input.actor)) throw new RangeError('ledger: a credit needs an actor');
+  switch (input.kind) {
+    case 'grant':
+      if (input.amount < 0n) throw new RangeError('ledger: a grant must be positive (take credits back with an adjustment)');
+      break;
+    case 'topup':
+      if (input.amount < 0n) throw new RangeError('ledger: a topup must be positive');
+      if (!present(input.paymentId)) throw new RangeError('ledger: a topup needs its payment id');
+      break;
+    case 'refund':
+      if (!present(input.paymentId) && !present(input.reason)) throw new RangeError('ledger: a refund needs a payment id or a reason');
+      break;
+    case 'adjustment':
+      if (!present(input.reason)) throw new RangeError('ledger: an adjustment needs a reason');
+      break;
+    default:
+      throw new RangeError(`ledger: ${input.kind} is not a credit kind`);
+  }
 }
 
 export function checkLimit(limit: number): number {

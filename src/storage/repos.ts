@@ -7,12 +7,12 @@
 import { sql, type Kysely } from 'kysely';
 import type { MicroCredits } from '../domain/money.ts';
 import type {
-  ApiKeyRecord, LedgerEntry, NewNotification, NotificationRecord, NotificationsRepo, UsageEvent, UsageRepo, UserRecord,
+  ApiKeyRecord, LedgerCheck, LedgerEntry, NewNotification, NotificationRecord, NotificationsRepo, UsageEvent, UsageRepo, UserRecord,
   UserStatus,
 } from './types.ts';
 import {
-  StorageConflictError, isUniqueViolation, mapKey, mapLedger, mapUsage, mapUser, newKeyId, newNotificationId, newUserId,
-  toBig, toDate, toDateOrNull, type Database,
+  LEDGER_COLUMNS, StorageConflictError, isUniqueViolation, mapKey, mapLedger, mapUsage, mapUser, newKeyId, newNotificationId,
+  newUserId, toBig, toDate, toDateOrNull, toNum, type Database,
 } from './db.ts';
 import { checkLimit } from './ledger.ts';
 
@@ -137,10 +137,7 @@ export function getBalance(db: Kysely<Database>) {
 
 export function listEntries(db: Kysely<Database>) {
   return async (userId: string, page: { limit: number; beforeId?: string }): Promise<LedgerEntry[]> => {
-    let query = db
-      .selectFrom('ledger')
-      .select(['id', 'user_id', 'kind', 'amount', 'balance_after', 'request_id', 'actor', 'reason', 'created_at'])
-      .where('user_id', '=', userId);
+    let query = db.selectFrom('ledger').select(LEDGER_COLUMNS).where('user_id', '=', userId);
     if (page.beforeId !== undefined) {
       if (!/^\d+$/.test(page.beforeId)) throw new RangeError('storage: beforeId must be a ledger entry id');
       query = query.where('id', '<', BigInt(page.beforeId));
@@ -159,6 +156,85 @@ export function sumEntries(db: Kysely<Database>) {
       .where('user_id', '=', userId)
       .executeTakeFirst();
     return row ? toBig(row.total) : 0n;
+  };
+}
+
+export function requestEntries(db: Kysely<Database>) {
+  return async (userId: string, requestId: string): Promise<LedgerEntry[]> => {
+    // The (request_id, kind) unique index finds the few entries of one request.
+    const rows = await db
+      .selectFrom('ledger')
+      .select(LEDGER_COLUMNS)
+      .where('request_id', '=', requestId)
+      .where('user_id', '=', userId)
+      .orderBy('id')
+      .execute();
+    return rows.map(mapLedger);
+  };
+}
+
+interface CheckRow {
+  user_id: string;
+  balance: unknown;
+  ledger_sum: unknown;
+  open_holds: unknown;
+  open_amount: unknown;
+  hold_entries: unknown;
+  held: unknown;
+  release_entries: unknown;
+  released: unknown;
+}
+
+/**
+ * One statement per page of users (decision 0008): the page, then the ledger and the open holds of exactly those
+ * users, each aggregated with GROUP BY over an index range (user_id between the page's first and last id), so a
+ * page costs what its users' entries cost and every figure comes from one snapshot. SUM(bigint) is NUMERIC on
+ * PostgreSQL: cast back to int8.
+ */
+export function verifyLedger(db: Kysely<Database>) {
+  return async (page: { afterUserId?: string; limit: number }): Promise<LedgerCheck[]> => {
+    const after = page.afterUserId ?? '';
+    const limit = checkLimit(page.limit);
+    const int8 = (expression: string) => sql.raw(`cast(coalesce(${expression}, 0) as bigint)`);
+    const { rows } = await sql<CheckRow>`
+      WITH page AS (
+        SELECT id, balance FROM users WHERE id > ${after} ORDER BY id LIMIT ${limit}
+      ), bounds AS (
+        SELECT min(id) AS lo, max(id) AS hi FROM page
+      ), l AS (
+        SELECT user_id,
+               sum(amount) AS total,
+               sum(CASE WHEN kind = 'hold' THEN 1 ELSE 0 END) AS hold_entries,
+               sum(CASE WHEN kind = 'hold' THEN -amount ELSE 0 END) AS held,
+               sum(CASE WHEN kind = 'release' THEN 1 ELSE 0 END) AS release_entries,
+               sum(CASE WHEN kind = 'release' THEN amount ELSE 0 END) AS released
+          FROM ledger
+         WHERE user_id >= (SELECT lo FROM bounds) AND user_id <= (SELECT hi FROM bounds)
+         GROUP BY user_id
+      ), h AS (
+        SELECT user_id, count(*) AS open_holds, sum(amount) AS open_amount
+          FROM holds
+         WHERE status = 'held' AND user_id >= (SELECT lo FROM bounds) AND user_id <= (SELECT hi FROM bounds)
+         GROUP BY user_id
+      )
+      SELECT page.id AS user_id, page.balance,
+             ${int8('l.total')} AS ledger_sum,
+             ${int8('h.open_holds')} AS open_holds, ${int8('h.open_amount')} AS open_amount,
+             ${int8('l.hold_entries')} AS hold_entries, ${int8('l.held')} AS held,
+             ${int8('l.release_entries')} AS release_entries, ${int8('l.released')} AS released
+        FROM page
+        LEFT JOIN l ON l.user_id = page.id
+        LEFT JOIN h ON h.user_id = page.id
+       ORDER BY page.id`.execute(db);
+    return rows.map((row) => ({
+      userId: row.user_id,
+      balance: toBig(row.balance),
+      ledgerSum: toBig(row.ledger_sum),
+      openHolds: toNum(row.open_holds),
+      openHoldAmount: toBig(row.open_amount),
+      unreleasedHolds: toNum(row.hold_entries) - toNum(row.release_entries),
+      unreleasedHoldAmount: toBig(row.held) - toBig(row.released),
+    }));
   };
 }
 

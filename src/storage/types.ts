@@ -50,6 +50,8 @@ export interface LedgerEntry {
   amount: MicroCredits;
   balanceAfter: MicroCredits;
   requestId: string | null;
+  /** The payment a topup or refund belongs to (unique per kind: a replayed webhook is a no-op). */
+  paymentId: string | null;
   actor: string | null;
   reason: string | null;
   createdAt: Date;
@@ -85,11 +87,21 @@ export interface UsageEvent {
   createdAt: Date;
 }
 
+/** What a hold remembers of its request, so a hold whose process died can still get a usage event. */
+export interface HoldMeta {
+  keyId: string;
+  model: string;
+  endpoint: string;
+  stream: boolean;
+}
+
 export interface HoldRequest {
   requestId: string;
   userId: string;
   amount: MicroCredits;
   expiresAt: Date;
+  /** Without it, an expired hold is released with no usage event (nothing to attribute it to). */
+  meta?: HoldMeta;
 }
 
 export type HoldOutcome = { ok: true } | { ok: false; balance: MicroCredits };
@@ -107,6 +119,25 @@ export interface SettleOutcome {
   applied: boolean;
   charged: MicroCredits;
   released: MicroCredits;
+}
+
+/**
+ * One user's reconciliation (GET /admin/v1/ledger/verify), read in one statement so every figure comes from
+ * the same snapshot. Holds: each hold entry is released at most once (unique (request_id, kind)) and a
+ * release always returns the whole hold, so the hold entries without a release are counted as
+ * (hold entries − release entries) and their amount as (Σ held − Σ released).
+ */
+export interface LedgerCheck {
+  userId: string;
+  balance: MicroCredits;
+  /** Σ amount over the user's ledger entries: must equal `balance`. */
+  ledgerSum: MicroCredits;
+  /** Holds rows with status 'held', and their amount. */
+  openHolds: number;
+  openHoldAmount: MicroCredits;
+  /** Hold entries with no release entry for the same request id, and their amount: must equal the above. */
+  unreleasedHolds: number;
+  unreleasedHoldAmount: MicroCredits;
 }
 
 export interface UsersRepo {
@@ -133,7 +164,11 @@ export interface KeysRepo {
 }
 
 export interface LedgerRepo {
-  /** Credit a user (grant/topup/refund/adjustment; a negative adjustment may not overdraw). */
+  /**
+   * Credit a user (grant/topup/refund/adjustment; a negative amount may not overdraw). Every entry names its
+   * actor; a grant or topup is positive; a topup needs its payment id, a refund a payment id or a reason, an
+   * adjustment a reason (RangeError otherwise, nothing written).
+   */
   credit(input: {
     userId: string;
     kind: 'grant' | 'topup' | 'refund' | 'adjustment';
@@ -156,6 +191,13 @@ export interface LedgerRepo {
   entries(userId: string, page: { limit: number; beforeId?: string }): Promise<LedgerEntry[]>;
   /** Σ amount of the user's entries (the invariant: equals balance). */
   sum(userId: string): Promise<MicroCredits>;
+  /** The entries of one of the user's requests, oldest first (empty for another user's request). */
+  requestEntries(userId: string, requestId: string): Promise<LedgerEntry[]>;
+  /**
+   * Reconciles a page of users (ordered by id, those after `afterUserId`): one aggregate statement per page,
+   * so it scales to any number of users and runs safely beside live traffic.
+   */
+  verify(page: { afterUserId?: string; limit: number }): Promise<LedgerCheck[]>;
 }
 
 export interface UsageRepo {

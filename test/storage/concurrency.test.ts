@@ -72,6 +72,74 @@ describe.each(storeBackends())('concurrency on $name', (backend) => {
     expect(await expectConsistent(store, userId)).toBe(9_850n);
   });
 
+  it('replays of a release and of settles with other charges, all at once, apply exactly one of them', async () => {
+    const userId = await fundedUser(store, 10_000n);
+    const requestId = rid();
+    await store.ledger.hold({ requestId, userId, amount: 400n, expiresAt: inAMinute() });
+    const charges = [0n, 0n, 0n, 0n, 0n, 10n, 20n, 30n, 0n, 0n, 0n, 0n];
+    const outcomes = await Promise.all(charges.map((charge) =>
+      store.ledger.settle({ requestId, charge, usage: usageEvent(requestId, userId) })));
+    const applied = outcomes.filter((o) => o.applied);
+    expect(applied).toHaveLength(1);
+    const won = applied[0]?.charged ?? -1n;
+    expect(charges).toContain(won);
+    const entries = (await store.ledger.entries(userId, { limit: 100 })).filter((e) => e.requestId === requestId);
+    expect(entries.filter((e) => e.kind === 'release')).toHaveLength(1);
+    expect(entries.filter((e) => e.kind === 'capture')).toHaveLength(won > 0n ? 1 : 0);
+    expect(await expectConsistent(store, userId)).toBe(10_000n - won);
+  });
+
+  it('sweepers racing the late settles of the same expired holds: exactly one of them finishes each hold', async () => {
+    const userId = await fundedUser(store, 100_000n);
+    const ids = Array.from({ length: 40 }, () => rid());
+    const charges = new Map(ids.map((id) => [id, BigInt(randomInt(0, 1_200))]));
+    const meta = { keyId: 'key_race', model: 'gpt-race', endpoint: '/v1/chat/completions', stream: false };
+    // Expired in id order, so each group's sweep reaches for the holds whose settles are in flight beside it.
+    const expired = Date.now() - 10_000;
+    for (const [i, requestId] of ids.entries()) await store.ledger.hold({ requestId, userId, amount: 1_000n, expiresAt: new Date(expired + i), meta });
+
+    const settled: Array<{ applied: boolean }> = [];
+    // One sweep ahead of everything, so both outcomes surely occur; then sweeps and settles race group by group.
+    let swept = await store.ledger.releaseExpired(new Date(), 2);
+    expect(swept).toBe(2);
+    for (let i = 0; i < ids.length; i += 5) {
+      const group = ids.slice(i, i + 5);
+      const [n, outcomes] = await Promise.all([
+        store.ledger.releaseExpired(new Date(), 3),
+        Promise.all(group.map((requestId) => store.ledger.settle({ requestId, charge: charges.get(requestId) ?? 0n, usage: usageEvent(requestId, userId) }))),
+      ]);
+      settled.push(...outcomes);
+      swept += n;
+    }
+    while ((await store.ledger.releaseExpired(new Date(), 100)) > 0) { /* the rest of the expired holds */ }
+
+    const settledIds = ids.filter((_, i) => settled[i]?.applied === true);
+    const sweptIds = ids.filter((_, i) => settled[i]?.applied !== true);
+    expect(swept).toBeLessThanOrEqual(sweptIds.length);
+    expect(settledIds.length).toBeGreaterThan(0);
+    expect(sweptIds.length).toBeGreaterThanOrEqual(2);
+    const entries = await store.ledger.entries(userId, { limit: 1000 });
+    let expected = 100_000n;
+    for (const requestId of ids) {
+      const mine = entries.filter((e) => e.requestId === requestId);
+      const releases = mine.filter((e) => e.kind === 'release');
+      expect(releases).toHaveLength(1);
+      const event = await store.usage.get(requestId);
+      if (settledIds.includes(requestId)) {
+        const charge = (charges.get(requestId) ?? 0n) < 1_000n ? (charges.get(requestId) ?? 0n) : 1_000n;
+        expect(releases[0]?.actor).toBeNull();
+        expect(mine.filter((e) => e.kind === 'capture').map((e) => e.amount)).toEqual(charge > 0n ? [-charge] : []);
+        expect(event).toMatchObject({ status: 'ok', cost: charge });
+        expected -= charge;
+      } else {
+        expect(releases[0]).toMatchObject({ actor: 'sweeper', reason: 'hold expired' });
+        expect(mine.filter((e) => e.kind === 'capture')).toHaveLength(0);
+        expect(event).toMatchObject({ status: 'expired', cost: 0n, held: 1_000n });
+      }
+    }
+    expect(await expectConsistent(store, userId)).toBe(expected);
+  });
+
   it('a payment delivered 10 times at once is credited once', async () => {
     const userId = await fundedUser(store, 0n);
     const paymentId = 'pi_' + rid();

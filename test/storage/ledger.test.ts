@@ -24,11 +24,11 @@ describe.each(storeBackends())('ledger on $name', (backend) => {
       const user = await store.users.create(`credit-${rid()}@example.test`);
       expect(await store.ledger.credit({ userId: user.id, kind: 'grant', amount: 1_000n, actor: 'admin:1', reason: 'welcome' }))
         .toEqual({ balance: 1_000n });
-      expect(await store.ledger.credit({ userId: user.id, kind: 'adjustment', amount: -300n, actor: 'admin:2', reason: null }))
+      expect(await store.ledger.credit({ userId: user.id, kind: 'adjustment', amount: -300n, actor: 'admin:2', reason: 'duplicate grant' }))
         .toEqual({ balance: 700n });
       const [adjustment, grant] = await store.ledger.entries(user.id, { limit: 10 });
       expect(grant).toMatchObject({ kind: 'grant', amount: 1_000n, balanceAfter: 1_000n, actor: 'admin:1', reason: 'welcome', requestId: null });
-      expect(adjustment).toMatchObject({ kind: 'adjustment', amount: -300n, balanceAfter: 700n, actor: 'admin:2', reason: null });
+      expect(adjustment).toMatchObject({ kind: 'adjustment', amount: -300n, balanceAfter: 700n, actor: 'admin:2', reason: 'duplicate grant', paymentId: null });
       expect(grant?.createdAt).toBeInstanceOf(Date);
       expect(await expectConsistent(store, user.id)).toBe(700n);
     });
@@ -41,7 +41,7 @@ describe.each(storeBackends())('ledger on $name', (backend) => {
       expect(await store.ledger.balance(userId)).toBe(700n);
       expect(await store.ledger.entries(userId, { limit: 10 })).toHaveLength(1);
       // Exactly to zero is allowed.
-      expect((await store.ledger.credit({ userId, kind: 'adjustment', amount: -700n, actor: 'admin', reason: null })).balance).toBe(0n);
+      expect((await store.ledger.credit({ userId, kind: 'adjustment', amount: -700n, actor: 'admin', reason: 'account closed' })).balance).toBe(0n);
       expect(await expectConsistent(store, userId)).toBe(0n);
     });
 

@@ -93,6 +93,12 @@ export interface MockOpenAIOptions {
    * whole, whatever the prompt says.
    */
   fault?: (request: RecordedRequest) => MockFault | undefined;
+  /**
+   * Holds a request back before it is handled: it is recorded and answered once the returned promise settles
+   * (`stats.inFlight` counts it meanwhile); undefined handles it at once. Lets a test keep every admitted request
+   * open until it decides.
+   */
+  gate?: (request: { method: string; path: string }) => Promise<void> | undefined;
 }
 
 export type { MockFault } from './common.ts';
@@ -811,13 +817,19 @@ export function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<MockOp
     req.on('end', () => {
       const raw =
         chunks.length === 0 ? undefined : chunks.length === 1 ? (chunks[0] ?? Buffer.alloc(0)).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      try {
-        route(req, res, state, path, raw);
-      } catch (err) {
-        if (!res.headersSent && !state.closed) {
-          sendError(res, state, 500, { message: `Mock failure: ${String(err)}`, type: 'server_error', param: null, code: null });
+      const handle = (): void => {
+        if (state.closed) return;
+        try {
+          route(req, res, state, path, raw);
+        } catch (err) {
+          if (!res.headersSent && !state.closed) {
+            sendError(res, state, 500, { message: `Mock failure: ${String(err)}`, type: 'server_error', param: null, code: null });
+          }
         }
-      }
+      };
+      const gate = options.gate?.({ method: req.method ?? 'GET', path });
+      if (gate) void gate.then(handle, handle);
+      else handle();
     });
   });
   server.keepAliveTimeout = 65_000;

@@ -8,7 +8,7 @@ import type { ModelPrice } from '../../domain/usage.ts';
 import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
 import { isUniqueViolation, parseAllowedModels, toBig, toDateOrNull, toUserStatus, type Database } from '../db.ts';
 import {
-  EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
+  EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
   checkSettle,
 } from '../ledger.ts';
 import { checkPrice, mapPrice, samePrice, type PriceInput } from '../prices.ts';
@@ -50,7 +50,11 @@ export function pgOps(pool: pg.Pool, kysely: Kysely<Database>) {
 
     async hold(input: HoldRequest): Promise<HoldOutcome> {
       checkHold(input);
-      const values = [input.requestId, input.userId, input.amount, input.expiresAt.getTime(), Date.now()];
+      const meta = input.meta;
+      const values = [
+        input.requestId, input.userId, input.amount, input.expiresAt.getTime(), Date.now(),
+        meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta?.stream ?? null,
+      ];
       try {
         const { rows } = await pool.query<HoldResult>({ ...HOLD, values });
         const row = rows[0];
@@ -81,7 +85,7 @@ export function pgOps(pool: pg.Pool, kysely: Kysely<Database>) {
       const { rows } = await pool.query<{ request_id: string }>({ ...EXPIRED_CANDIDATES, values: [at, checkLimit(limit)] });
       let released = 0;
       for (const { request_id } of rows) {
-        const result = await pool.query({ ...EXPIRE, values: [request_id, at, SWEEPER_ACTOR, EXPIRED_REASON] });
+        const result = await pool.query({ ...EXPIRE, values: [request_id, at, SWEEPER_ACTOR, EXPIRED_REASON, EXPIRED_CODE] });
         released += result.rowCount ?? 0;
       }
       return released;
@@ -90,7 +94,7 @@ export function pgOps(pool: pg.Pool, kysely: Kysely<Database>) {
     async credit(input: {
       userId: string; kind: string; amount: MicroCredits; actor: string; reason: string | null; paymentId: string | null;
     }): Promise<MicroCredits> {
-      checkCredit(input.amount);
+      checkCredit(input);
       const values = [input.userId, input.amount, input.kind, input.paymentId, input.actor, input.reason, Date.now()];
       let row: CreditResult | undefined;
       try {

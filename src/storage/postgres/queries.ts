@@ -13,19 +13,20 @@ export const FIND_KEY = {
            FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = $1`,
 };
 
-// $1 request_id, $2 user_id, $3 amount, $4 expires_at ms, $5 now ms.
+// $1 request_id, $2 user_id, $3 amount, $4 expires_at ms, $5 now ms, $6…$9 the request's key id, model,
+// endpoint and stream flag (HoldMeta, or NULLs).
 // A concurrent duplicate of the same request id passes NOT EXISTS too, then fails on the holds primary key
 // (23505) and is rolled back whole: the caller maps that to {ok: true}.
 export const HOLD = {
-  name: 'sy_hold_v1',
+  name: 'sy_hold_v2',
   text: `WITH u AS (
       UPDATE users SET balance = balance - $3::bigint
        WHERE id = $2 AND balance >= $3::bigint
          AND NOT EXISTS (SELECT 1 FROM holds WHERE request_id = $1)
       RETURNING balance
     ), h AS (
-      INSERT INTO holds (request_id, user_id, amount, status, expires_at, created_at)
-      SELECT $1, $2, $3::bigint, 'held', $4::bigint, $5::bigint FROM u
+      INSERT INTO holds (request_id, user_id, amount, status, expires_at, created_at, key_id, model, endpoint, stream)
+      SELECT $1, $2, $3::bigint, 'held', $4::bigint, $5::bigint, $6::text, $7::text, $8::text, $9::boolean FROM u
     ), l AS (
       INSERT INTO ledger (user_id, kind, amount, balance_after, request_id, created_at)
       SELECT $2, 'hold', -$3::bigint, balance, $1, $5::bigint FROM u
@@ -79,14 +80,23 @@ export const EXPIRED_CANDIDATES = {
   text: `SELECT request_id FROM holds WHERE status = 'held' AND expires_at < $1::bigint ORDER BY expires_at LIMIT $2`,
 };
 
-// $1 request_id, $2 now ms, $3 actor, $4 reason. One hold per statement: a hold row lock then a user row
-// lock, the same order as settle, so concurrent sweepers and settles cannot deadlock.
+// $1 request_id, $2 now ms, $3 actor, $4 reason, $5 the usage event's error code. One hold per statement: a
+// hold row lock then a user row lock, the same order as settle, so concurrent sweepers and settles cannot
+// deadlock. The request's usage event (status 'expired', see ../ledger.ts) comes from the hold's metadata.
 export const EXPIRE = {
-  name: 'sy_expire_v1',
+  name: 'sy_expire_v2',
   text: `WITH h AS (
       UPDATE holds SET status = 'expired'
        WHERE request_id = $1 AND status = 'held' AND expires_at < $2::bigint
-      RETURNING user_id, amount
+      RETURNING user_id, amount, key_id, model, endpoint, stream, created_at
+    ), e AS (
+      INSERT INTO usage_events (request_id, user_id, key_id, model, provider, channel, endpoint, stream, input_tokens,
+        cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, held, cost, price_version, status,
+        http_status, error_code, latency_ms, ttfb_ms, attempts, created_at)
+      SELECT $1, user_id, key_id, model, NULL, NULL, endpoint, COALESCE(stream, false), 0, 0, 0, 0, 0, amount, 0, NULL,
+             'expired', 0, $5, 0, NULL, NULL, created_at
+        FROM h WHERE key_id IS NOT NULL AND model IS NOT NULL AND endpoint IS NOT NULL
+      ON CONFLICT (request_id) DO NOTHING
     ), u AS (
       UPDATE users SET balance = users.balance + h.amount FROM h WHERE users.id = h.user_id
       RETURNING users.id AS user_id, users.balance AS balance, h.amount

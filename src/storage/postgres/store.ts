@@ -7,8 +7,8 @@ import type { Store } from '../types.ts';
 import type { Database } from '../db.ts';
 import { migrateToLatest } from '../migrations/index.ts';
 import {
-  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, notificationsRepo, revokeKey, setKeyExpiry,
-  setUserStatus, sumEntries, usageRepo,
+  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, notificationsRepo, requestEntries,
+  revokeKey, setKeyExpiry, setUserStatus, sumEntries, usageRepo, verifyLedger,
 } from '../repos.ts';
 import { pgOps } from './ledger.ts';
 
@@ -81,6 +81,8 @@ export async function openPostgres(connectionString: string, options: PostgresOp
       balance: getBalance(kysely),
       entries: listEntries(kysely),
       sum: sumEntries(kysely),
+      requestEntries: requestEntries(kysely),
+      verify: verifyLedger(kysely),
     },
     usage: usageRepo(kysely),
     notifications: notificationsRepo(kysely),

@@ -11,7 +11,7 @@ import type { ModelPrice } from '../../domain/usage.ts';
 import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
 import { parseAllowedModels, toDateOrNull, toUserStatus, usageRow } from '../db.ts';
 import {
-  EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
+  EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
   checkSettle,
 } from '../ledger.ts';
 import { CURRENT_PRICE_ORDER, checkPrice, mapPrice, samePrice, type PriceInput, type PriceRow } from '../prices.ts';
@@ -21,6 +21,7 @@ type Db = BetterSqlite3.Database;
 interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; expires_at: bigint | null; allowed_models: string | null; user_status: string }
 interface BalanceRow { balance: bigint }
 interface HoldRow { user_id: string; amount: bigint }
+interface ExpiredRow extends HoldRow { key_id: string | null; model: string | null; endpoint: string | null; stream: bigint | null; created_at: bigint }
 interface IdRow { id: bigint }
 
 type LedgerParams = [string, string, bigint, bigint, string | null, string | null, string | null, string | null, number];
@@ -36,8 +37,9 @@ function prepareAll(db: Db) {
       `UPDATE users SET balance = balance - ? WHERE id = ? AND balance >= ? RETURNING balance`,
     ),
     balance: db.prepare<[string], BalanceRow>(`SELECT balance FROM users WHERE id = ?`),
-    insertHold: db.prepare<[string, string, bigint, number, number], unknown>(
-      `INSERT INTO holds (request_id, user_id, amount, status, expires_at, created_at) VALUES (?, ?, ?, 'held', ?, ?)`,
+    insertHold: db.prepare<[string, string, bigint, number, number, string | null, string | null, string | null, number | null], unknown>(
+      `INSERT INTO holds (request_id, user_id, amount, status, expires_at, created_at, key_id, model, endpoint, stream)
+       VALUES (?, ?, ?, 'held', ?, ?, ?, ?, ?, ?)`,
     ),
     insertLedger: db.prepare<LedgerParams, unknown>(
       `INSERT INTO ledger (user_id, kind, amount, balance_after, request_id, payment_id, actor, reason, created_at)
@@ -46,9 +48,9 @@ function prepareAll(db: Db) {
     finishHold: db.prepare<[string, string], HoldRow>(
       `UPDATE holds SET status = ? WHERE request_id = ? AND status = 'held' RETURNING user_id, amount`,
     ),
-    expireHold: db.prepare<[string, number], HoldRow>(
+    expireHold: db.prepare<[string, number], ExpiredRow>(
       `UPDATE holds SET status = 'expired' WHERE request_id = ? AND status = 'held' AND expires_at < ?
-       RETURNING user_id, amount`,
+       RETURNING user_id, amount, key_id, model, endpoint, stream, created_at`,
     ),
     expiredCandidates: db.prepare<[number, number], { request_id: string }>(
       `SELECT request_id FROM holds WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`,
@@ -84,6 +86,17 @@ function usageParams(u: UsageEvent, held: bigint, cost: bigint): Record<string, 
   return { ...usageRow(u), request_id: u.requestId, stream: u.stream ? 1 : 0, held, cost } as Record<string, string | number | bigint | null>;
 }
 
+/** The usage event of a request whose hold expired (../ledger.ts); undefined for a hold without metadata. */
+function expiredUsage(requestId: string, hold: ExpiredRow): UsageEvent | undefined {
+  if (hold.key_id === null || hold.model === null || hold.endpoint === null) return undefined;
+  return {
+    requestId, userId: hold.user_id, keyId: hold.key_id, model: hold.model, provider: null, channel: null, endpoint: hold.endpoint,
+    stream: hold.stream === 1n, inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0,
+    held: hold.amount, cost: 0n, priceVersion: null, status: 'expired', httpStatus: 0, errorCode: EXPIRED_CODE, latencyMs: 0,
+    ttfbMs: null, attempts: null, createdAt: new Date(Number(hold.created_at)),
+  };
+}
+
 export interface SqliteOps {
   findByHash(hash: string): KeyAuthRecord | undefined;
   touch(lastUsed: Map<string, Date>): void;
@@ -116,7 +129,11 @@ export function sqliteOps(db: Db): SqliteOps {
     const now = Date.now();
     const debited = s.debit.get(input.amount, input.userId, input.amount);
     if (!debited) return { ok: false, balance: s.balance.get(input.userId)?.balance ?? 0n };
-    s.insertHold.run(input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now);
+    const meta = input.meta;
+    s.insertHold.run(
+      input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now,
+      meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta ? (meta.stream ? 1 : 0) : null,
+    );
     s.insertLedger.run(input.userId, 'hold', -input.amount, debited.balance, input.requestId, null, null, null, now);
     return { ok: true };
   };
@@ -143,6 +160,8 @@ export function sqliteOps(db: Db): SqliteOps {
       const hold = s.expireHold.get(request_id, now);
       if (!hold) continue;
       applyRelease(request_id, hold, 0n, now, SWEEPER_ACTOR, EXPIRED_REASON);
+      const usage = expiredUsage(request_id, hold);
+      if (usage) s.insertUsage.run(usageParams(usage, hold.amount, 0n));
       released += 1;
     }
     return released;
@@ -215,7 +234,7 @@ export function sqliteOps(db: Db): SqliteOps {
     },
     releaseExpired: (now, limit) => expireTx.immediate(now.getTime(), checkLimit(limit)),
     credit(input) {
-      checkCredit(input.amount);
+      checkCredit(input);
       return creditTx.immediate(input);
     },
     syncPrices: (prices) => pricesTx.immediate(prices),

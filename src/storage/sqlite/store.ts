@@ -9,8 +9,8 @@ import type { Store } from '../types.ts';
 import type { Database } from '../db.ts';
 import { migrateToLatest } from '../migrations/index.ts';
 import {
-  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, notificationsRepo, revokeKey, setKeyExpiry,
-  setUserStatus, sumEntries, usageRepo,
+  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, notificationsRepo, requestEntries,
+  revokeKey, setKeyExpiry, setUserStatus, sumEntries, usageRepo, verifyLedger,
 } from '../repos.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -59,6 +59,8 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
       balance: getBalance(kysely),
       entries: listEntries(kysely),
       sum: sumEntries(kysely),
+      requestEntries: requestEntries(kysely),
+      verify: verifyLedger(kysely),
     },
     usage: usageRepo(kysely),
     notifications: notificationsRepo(kysely),

@@ -10,10 +10,11 @@ import type { ApiKeyRecord, LedgerEntry, UsageEvent, UserRecord } from '../../..
 import { bearer } from '../../auth.ts';
 import type { AppDeps } from '../../context.ts';
 import { channelRoutes } from './channels.ts';
+import { ledgerRoutes } from './ledger.ts';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -31,12 +32,13 @@ const keyView = (k: ApiKeyRecord) => ({
   last_used_at: k.lastUsedAt?.toISOString() ?? null,
   revoked_at: k.revokedAt?.toISOString() ?? null,
 });
-const ledgerView = (e: LedgerEntry) => ({
+export const ledgerView = (e: LedgerEntry) => ({
   id: e.id,
   kind: e.kind,
   amount_credits: formatCredits(e.amount),
   balance_after_credits: formatCredits(e.balanceAfter),
   request_id: e.requestId,
+  payment_id: e.paymentId,
   actor: e.actor,
   reason: e.reason,
   created_at: e.createdAt.toISOString(),
@@ -119,6 +121,9 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       if (amount === undefined || amount === 0n) {
         throw new GatewayError('invalid_request', 'credits must be a non-zero decimal string with at most 6 decimals, e.g. "12.5".', { param: 'credits' });
       }
+      if (amount < 0n && !input.reason?.trim()) {
+        throw new GatewayError('invalid_request', 'Taking credits back is an adjustment and needs a reason.', { param: 'reason' });
+      }
       await requireUser(request.params.id);
       try {
         const { balance } = await store.ledger.credit({
@@ -181,6 +186,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
     });
 
     channelRoutes(admin, deps);
+    ledgerRoutes(admin, deps);
 
     admin.get('/usage', async (request) => {
       const q = parseBody(z.object({ user: z.string().optional(), limit: limitSchema }), request.query);
