@@ -1,10 +1,11 @@
-// Wires the parts together from a Config: storage, prices, channels and their health (shared through Redis when
+// Wires the parts together from a Config: storage, prices (synced, announced, refreshed), channels and their health (shared through Redis when
 // REDIS_URL is set), upstream agents, auth, sweeper.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { KeyAuthenticator } from './accounts/authenticator.ts';
 import { buildApp } from './app.ts';
 import { Catalogue } from './billing/catalogue.ts';
+import { announcePending, syncConfiguredPrices } from './billing/prices.ts';
 import type { Config } from './config/index.ts';
 import type { AppDeps } from './http/context.ts';
 import { createLogger } from './observability/logger.ts';
@@ -21,6 +22,8 @@ export interface Gateway {
 }
 
 const SWEEP_EVERY_MS = 30_000;
+/** How often each replica re-reads the price versions (schedules and cancellations made on other replicas). */
+export const PRICE_REFRESH_MS = 10_000;
 
 export async function createGateway(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -32,7 +35,14 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
   try {
     await sharedHealth?.start();
     await store.migrate();
+    // The config's prices against the stored versions: a first-seen model gets its price; an edited price
+    // without a schedule refuses to start (ConfigError); scheduled changes are announced to their users.
+    await syncConfiguredPrices(config.models, store, Date.now(), (level, message) => logger[level](message));
+    await announcePending(store, Date.now());
     const catalogue = await Catalogue.load(config.models, store.prices);
+    const stopPriceRefresh = catalogue.startRefresh(store.prices, PRICE_REFRESH_MS, (error: unknown) =>
+      logger.warn({ err: (error as Error).message }, 'price refresh failed'),
+    );
     const upstream = new UpstreamClient(config.providers);
     const authenticator = new KeyAuthenticator(store.keys);
     const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, logger };
@@ -47,6 +57,7 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
       deps,
       async close() {
         clearInterval(sweeper);
+        stopPriceRefresh();
         await app.close();
         await authenticator.close();
         await upstream.close();
