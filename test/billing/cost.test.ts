@@ -11,6 +11,7 @@ import { parseEffectiveFrom } from '../../src/config/prices.ts';
 import { formatUsd, unitCost } from '../../src/domain/money.ts';
 import { ZERO_USAGE, type ModelPrice, type Usage } from '../../src/domain/usage.ts';
 import type { ChatRequest, EmbeddingsRequest } from '../../src/providers/shared/types.ts';
+import { MEDIA_RATES } from '../storage/fixtures.ts';
 
 const env = { SWITCHYARD_DATA_DIR: mkdtempSync(join(tmpdir(), 'switchyard-cost-')) };
 const load = (price: string, kind = 'chat', changes = '') =>
@@ -46,18 +47,8 @@ const asVersion = (rates = mediaModel().price): ModelPrice => ({ ...rates, versi
 
 describe('price shapes', () => {
   it('the config takes every shape in USD and stores micro-credits exactly', () => {
-    expect(mediaModel().price).toEqual({
-      inputPerMtok: 150_000_000n,
-      cachedInputPerMtok: 75_000_000n,
-      cacheWritePerMtok: 150_000_000n, // unset: the input rate
-      outputPerMtok: 600_000_000n,
-      reasoningPerMtok: 2_000_000_000n,
-      perRequest: 5_000_000n,
-      perImage: { '1024x1024': { low: 11_000_000n, high: 167_000_000n }, '1536x1024': { high: 250_000_000n } },
-      videoPerSecond: { '720p': 100_000_000n, '1080p': 300_000_000n },
-      audioInputPerMinute: 6_000_000n,
-      audioOutputPerMinute: 15_000_000n,
-    });
+    // The YAML above is MEDIA_RATES written in USD (cache write unset: the input rate).
+    expect(mediaModel().price).toEqual(MEDIA_RATES);
     expect(load('{ input_per_mtok_usd: 0.02 }', 'embeddings').models[0]?.price).toMatchObject({ outputPerMtok: 0n, reasoningPerMtok: null, perRequest: 0n, perImage: {} });
     expect(() => load('{ input_per_mtok_usd: 1, output_per_mtok_usd: 1, images: { "1024x1024": { low: cheap } } }')).toThrow(/models\[0\]\.price\.images\.1024x1024\.low/);
     expect(() => load('{ input_per_mtok_usd: 1, output_per_mtok_usd: 1, request_usd: 0.0000000001 }')).toThrow(/models\[0\]\.price\.request_usd: 1e-10 is not an exact USD amount/);

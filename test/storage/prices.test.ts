@@ -6,22 +6,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { announce, announcePending, syncConfiguredPrices } from '../../src/billing/prices.ts';
 import { ConfigError, loadConfig, type ModelConfig } from '../../src/config/index.ts';
-import { tokenRates, type PriceRates } from '../../src/domain/usage.ts';
 import type { NewPriceVersion, Store } from '../../src/storage/types.ts';
 import { storeBackends } from '../helpers/stores.ts';
-import { fundedUser, inAMinute, rid, usageEvent } from './fixtures.ts';
+import { BASE_RATES, MEDIA_RATES, fundedUser, inAMinute, rid, usageEvent } from './fixtures.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
-const base: PriceRates = tokenRates({ inputPerMtok: 150_000_000n, cachedInputPerMtok: 75_000_000n, cacheWritePerMtok: 150_000_000n, outputPerMtok: 600_000_000n });
-const media: PriceRates = {
-  ...base,
-  reasoningPerMtok: 2_000_000_000n,
-  perRequest: 5_000_000n,
-  perImage: { '1024x1024': { low: 11_000_000n, high: 167_000_000n }, '1536x1024': { high: 250_000_000n } },
-  videoPerSecond: { '720p': 100_000_000n, '1080p': 300_000_000n },
-  audioInputPerMinute: 6_000_000n,
-  audioOutputPerMinute: 15_000_000n,
-};
+const base = BASE_RATES;
+const media = MEDIA_RATES;
 
 const version = (model: string, over: Partial<NewPriceVersion> = {}): NewPriceVersion => ({
   model, rates: base, effectiveFrom: new Date(), source: 'admin', actor: 'admin', reason: null, ...over,
