@@ -24,6 +24,8 @@ export interface Gateway {
 const SWEEP_EVERY_MS = 30_000;
 /** How often each replica re-reads the price versions (schedules and cancellations made on other replicas). */
 export const PRICE_REFRESH_MS = 10_000;
+/** How often, and after how long, a scheduled version whose announcement failed is announced again. */
+const ANNOUNCE_RETRY_MS = 60_000;
 
 export async function createGateway(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -43,6 +45,10 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
     const stopPriceRefresh = catalogue.startRefresh(store.prices, PRICE_REFRESH_MS, (error: unknown) =>
       logger.warn({ err: (error as Error).message }, 'price refresh failed'),
     );
+    const announcer = setInterval(() => {
+      announcePending(store, Date.now(), ANNOUNCE_RETRY_MS).catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'price announcement failed'));
+    }, ANNOUNCE_RETRY_MS);
+    announcer.unref();
     const upstream = new UpstreamClient(config.providers);
     const authenticator = new KeyAuthenticator(store.keys);
     const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, logger };
@@ -58,6 +64,7 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
       async close() {
         clearInterval(sweeper);
         stopPriceRefresh();
+        clearInterval(announcer);
         await app.close();
         await authenticator.close();
         await upstream.close();

@@ -242,11 +242,16 @@ export async function announce(store: Pick<Store, 'prices' | 'notifications'>, v
   return created;
 }
 
-/** Announces every scheduled version whose users have not been told yet (start-up; after a crash mid-announce). */
-export async function announcePending(store: Pick<Store, 'prices' | 'notifications'>, now: number): Promise<number> {
+/**
+ * Announces every scheduled version whose users have not been told yet and that was created at least `minAgeMs`
+ * ago: at start-up (0), and periodically for an announcement that failed or whose process died (the age leaves
+ * the scheduling replica time to announce its own).
+ */
+export async function announcePending(store: Pick<Store, 'prices' | 'notifications'>, now: number, minAgeMs = 0): Promise<number> {
   let created = 0;
   for (const version of await store.prices.active(new Date(now))) {
-    if (version.effectiveFrom.getTime() > now && version.announcedAt === null) created += await announce(store, version, now);
+    const due = version.effectiveFrom.getTime() > now && version.announcedAt === null && version.createdAt.getTime() <= now - minAgeMs;
+    if (due) created += await announce(store, version, now);
   }
   return created;
 }

@@ -82,8 +82,12 @@ export function priceRoutes(admin: FastifyInstance, deps: AppDeps): void {
       return parsed;
     });
     const added = await store.prices.add({ model: model.id, rates, effectiveFrom, source: 'admin', actor: ADMIN_ACTOR, reason: reason ?? null });
-    const notified = await announce(store, added, now);
     await deps.catalogue.refresh(store.prices);
+    // The version is scheduled either way; an announcement that fails is retried (gateway.ts) and at start-up.
+    const notified = await announce(store, added, now).catch((error: unknown) => {
+      deps.logger.warn({ version: added.version, err: (error as Error).message }, 'price announcement failed; it will be retried');
+      return null;
+    });
     const version = (await store.prices.get(added.version)) ?? added;
     return reply.code(201).send({ ...versionView(version, 'scheduled'), notified_users: notified });
   });
