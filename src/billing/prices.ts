@@ -250,7 +250,7 @@ export async function announce(store: Pick<Store, 'prices' | 'notifications'>, v
 export async function announcePending(store: Pick<Store, 'prices' | 'notifications'>, now: number, minAgeMs = 0): Promise<number> {
   let created = 0;
   for (const version of await store.prices.active(new Date(now))) {
-    const due = version.effectiveFrom.getTime() > now && version.announcedAt === null && version.createdAt.getTime() <= now - minAgeMs;
+    const due = version.effectiveFrom.getTime() > now && version.announcedAt === null && (minAgeMs === 0 || version.createdAt.getTime() <= now - minAgeMs);
     if (due) created += await announce(store, version, now);
   }
   return created;
