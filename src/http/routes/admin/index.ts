@@ -9,7 +9,7 @@ import { formatCredits, parseCredits } from '../../../domain/money.ts';
 import type { ApiKeyRecord, LedgerEntry, UsageEvent, UserRecord } from '../../../storage/types.ts';
 import { bearer } from '../../auth.ts';
 import type { AppDeps } from '../../context.ts';
-import { parseBody } from './body.ts';
+import { parseBody } from './common.ts';
 import { channelRoutes } from './channels.ts';
 import { priceRoutes } from './prices.ts';
 

@@ -11,7 +11,7 @@ import { priceChangeSchema } from '../../../config/schema.ts';
 import { GatewayError } from '../../../domain/errors.ts';
 import type { PriceVersion } from '../../../storage/types.ts';
 import type { AppDeps } from '../../context.ts';
-import { parseBody } from './body.ts';
+import { parseBody } from './common.ts';
 
 /** Recorded as the actor of admin-API price versions (one admin token today). */
 const ADMIN_ACTOR = 'admin';

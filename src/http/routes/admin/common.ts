@@ -1,4 +1,4 @@
-// Admin request bodies and queries: validated by a zod schema; the first problem becomes a 400 naming its field.
+// Small pieces shared by the admin routes: body/query validation.
 import type { z } from 'zod';
 import { GatewayError } from '../../../domain/errors.ts';
 
