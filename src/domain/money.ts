@@ -78,14 +78,16 @@ export function formatUsd(micro: MicroCredits): string {
 }
 
 /**
- * Cost of `quantity` whole units priced at `price` micro-credits per `per` units, rounded up to the
- * micro-credit: ⌈quantity × price / per⌉. One rounding per line item (docs/billing.md).
+ * Cost of `quantity` units priced at `price` micro-credits per `per` units, rounded up to the micro-credit:
+ * ⌈quantity × price / per⌉. One rounding per line item (docs/billing.md). Quantities are whole units (tokens,
+ * images, milliseconds); a fractional one counts as the next whole unit, never less.
  */
 export function unitCost(quantity: number, price: MicroCredits, per: bigint): MicroCredits {
+  if (Number.isNaN(quantity) || quantity === Number.POSITIVE_INFINITY) throw new RangeError(`money: ${quantity} is not a quantity`);
   if (quantity <= 0 || price === 0n) return 0n;
-  if (!Number.isSafeInteger(quantity)) throw new RangeError(`money: ${quantity} is not a whole number of units`);
-  const product = BigInt(quantity) * price;
-  return (product + per - 1n) / per;
+  const whole = Math.ceil(quantity);
+  if (!Number.isSafeInteger(whole)) throw new RangeError(`money: ${quantity} units is too many`);
+  return (BigInt(whole) * price + per - 1n) / per;
 }
 
 /** Cost of `tokens` at `perMtok` micro-credits per million tokens, rounded up to the micro-credit. */

@@ -89,7 +89,8 @@ describe('price shapes', () => {
     expect(unitCost(1, 6_000_000n, 60_000n)).toBe(100n); // 1 ms of audio at 0.006 USD/min
     expect(unitCost(1, 1n, 60_000n)).toBe(1n);
     expect(unitCost(1_001, 100_000_000n, 1_000n)).toBe(100_100_000n);
-    expect(() => unitCost(1.5, 1n, 1n)).toThrow(RangeError);
+    expect(unitCost(1.5, 1n, 1n)).toBe(2n); // a fractional unit counts as a whole one
+    expect(() => unitCost(Number.NaN, 1n, 1n)).toThrow(RangeError);
     expect(costOf({ ...ZERO_USAGE, input: 1 }, { ...price, inputPerMtok: 1n, perRequest: 0n })).toBe(1n);
   });
 
