@@ -99,12 +99,10 @@ describe('switchyard CLI', () => {
     expect(users.map((u) => u.id)).toContain(userId);
   });
 
-  it('admin prices schedules, lists and cancels a version; serve refuses an unscheduled price edit with exit code 2', async () => {
+  it('admin prices schedules and cancels a version; serve refuses an unscheduled price edit with exit code 2', async () => {
     const soon = new Date(Date.now() + 3_600_000).toISOString();
     const scheduled = await cli('prices', 'schedule', 'gpt-4o-mini', soon, '{"input_per_mtok_usd":0.2,"output_per_mtok_usd":0.8}', '--force', '--reason', 'cli test');
     expect(scheduled).toMatchObject({ status: 'scheduled', reason: 'cli test', effective_from: soon });
-    const listed = (await cli('prices', 'list', 'gpt-4o-mini')).data as Array<{ status: string }>;
-    expect(listed.map((v) => v.status)).toEqual(['current', 'scheduled']);
     expect(await cli('prices', 'cancel', 'gpt-4o-mini', String(scheduled.version), '--reason', 'done')).toMatchObject({ status: 'cancelled', cancel_reason: 'done' });
 
     // The same database, the price edited in the file without a schedule.
