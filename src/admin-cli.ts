@@ -109,6 +109,27 @@ export function registerAdminCommands(program: Command, config: () => Readonly<C
   admin.command('verify-ledger').description('check every balance against its ledger and every open hold against its entries')
     .option('--page <n>', 'users per request', '1000')
     .action((o: { page: string }) => verifyLedger(target(), o.page));
+  const prices = admin.command('prices').description('model price versions');
+  prices.command('list <model>').description("a model's price versions, oldest first")
+    .action((model: string) => call(target(), 'GET', `/models/${encodeURIComponent(model)}/prices`));
+  prices.command('schedule <model> <effectiveFrom> <prices>')
+    .description('schedule a price from a date (14+ days ahead) or instant; <prices> is JSON with the config\'s USD fields, e.g. \'{"input_per_mtok_usd":0.2,"output_per_mtok_usd":0.8}\'')
+    .option('--force', 'allow less than 14 days\' notice (needs --reason)').option('--reason <text>')
+    .action((model: string, effectiveFrom: string, json: string, o: { force?: boolean; reason?: string }) => {
+      let fields: unknown;
+      try {
+        fields = JSON.parse(json);
+      } catch {
+        process.stderr.write('prices: <prices> must be a JSON object, e.g. \'{"input_per_mtok_usd":0.2}\'\n');
+        process.exitCode = 1;
+        return;
+      }
+      const body = { ...(fields as object), effective_from: effectiveFrom, ...(o.force ? { force: true } : {}), ...(o.reason ? { reason: o.reason } : {}) };
+      return call(target(), 'POST', `/models/${encodeURIComponent(model)}/prices`, body);
+    });
+  prices.command('cancel <model> <version>').description('cancel a scheduled price version').option('--reason <text>')
+    .action((model: string, version: string, o: { reason?: string }) =>
+      call(target(), 'DELETE', `/models/${encodeURIComponent(model)}/prices/${encodeURIComponent(version)}`, o.reason ? { reason: o.reason } : {}));
   admin.command('usage').option('--user <userId>').option('--limit <n>', 'events', '100')
     .action((o: { user?: string; limit: string }) =>
       call(target(), 'GET', `/usage?limit=${encodeURIComponent(o.limit)}${o.user ? `&user=${encodeURIComponent(o.user)}` : ''}`));

@@ -5,21 +5,26 @@ import { createGateway } from './gateway.ts';
 import { registerAdminCommands } from './admin-cli.ts';
 import { openStore } from './storage/index.ts';
 
+/** A config error (also one found against the database at start-up, e.g. an unscheduled price change) exits 2. */
+function exitOnConfigError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`switchyard: ${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}
+
 function config(): Readonly<Config> {
   try {
     return loadConfig();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`switchyard: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
+    return exitOnConfigError(error);
   }
 }
 
 async function serve(): Promise<void> {
   const cfg = config();
-  const gateway = await createGateway(cfg);
+  const gateway = await createGateway(cfg).catch(exitOnConfigError);
   await gateway.app.listen({ host: cfg.host, port: cfg.port });
   const base = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.port}`;
   const firstModel = cfg.models.find((m) => m.kind === 'chat')?.id ?? 'MODEL';

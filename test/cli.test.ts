@@ -120,6 +120,20 @@ describe('switchyard CLI', () => {
     expect(totals.balance_credits).toBe(totals.ledger_sum_credits);
   }, 120_000);
 
+  it('admin prices schedules and cancels a version; serve refuses an unscheduled price edit with exit code 2', async () => {
+    const soon = new Date(Date.now() + 3_600_000).toISOString();
+    const scheduled = await cli('prices', 'schedule', 'gpt-4o-mini', soon, '{"input_per_mtok_usd":0.2,"output_per_mtok_usd":0.8}', '--force', '--reason', 'cli test');
+    expect(scheduled).toMatchObject({ status: 'scheduled', reason: 'cli test', effective_from: soon });
+    expect(await cli('prices', 'cancel', 'gpt-4o-mini', String(scheduled.version), '--reason', 'done')).toMatchObject({ status: 'cancelled', cancel_reason: 'done' });
+
+    // The same database, the price edited in the file without a schedule.
+    writeFileSync(join(dir, 'edited.yaml'), readFileSync(join(dir, 'switchyard.yaml'), 'utf8').replace('output_per_mtok_usd: 0.60', 'output_per_mtok_usd: 0.70'));
+    const refused = await run(process.execPath, [BIN, 'serve'], { cwd: dir, env: { ...env, SWITCHYARD_CONFIG: 'edited.yaml' }, timeout: 30_000 })
+      .catch((e: { code: number; stderr: string }) => e);
+    expect((refused as { code: number }).code).toBe(2);
+    expect((refused as { stderr: string }).stderr).toMatch(/switchyard: models\[0\]\.price: differs from the current price of gpt-4o-mini .*output_per_mtok_usd 0\.6 → 0\.7[\s\S]*price_changes:/);
+  }, 60_000);
+
   it('an invalid config refuses to start, naming the field', async () => {
     const bad = mkdtempSync(join(tmpdir(), 'switchyard-bad-'));
     writeFileSync(join(bad, 'switchyard.yaml'), 'providers:\n  - id: x\n    type: openai-compatible\n    base_url: nope\n');

@@ -1,6 +1,7 @@
 // Worst-case quotes: what a request could cost at most, held before dispatch (ARCHITECTURE §4).
 // Input tokens are counted with a real tokenizer (o200k_base via gpt-tokenizer), then given a margin
-// because upstream tokenizers differ; output is max_completion_tokens / max_tokens or the model's cap.
+// because upstream tokenizers differ; output is max_completion_tokens / max_tokens or the model's cap; the
+// per-request fee is part of every worst case.
 import { countTokens } from 'gpt-tokenizer';
 import { tokenCost, type MicroCredits } from '../domain/money.ts';
 import type { ChatRequest, EmbeddingsRequest } from '../providers/shared/types.ts';
@@ -64,7 +65,8 @@ export function maxOutputTokens(request: ChatRequest, model: PricedModel): numbe
 export function quoteChat(request: ChatRequest, model: PricedModel): Quote {
   const counted = countChatInputTokens(request);
   const maxOut = maxOutputTokens(request, model);
-  const hold = tokenCost(withMargin(counted), model.worstInputPerMtok) + tokenCost(maxOut, model.price.outputPerMtok);
+  // Every output token could be a reasoning token (and the reverse): the dearer rate covers both.
+  const hold = tokenCost(withMargin(counted), model.worstInputPerMtok) + tokenCost(maxOut, model.worstOutputPerMtok) + model.price.perRequest;
   return { hold, countedInputTokens: counted, maxOutputTokens: maxOut };
 }
 
@@ -83,5 +85,5 @@ export function countEmbeddingsInputTokens(request: EmbeddingsRequest): number {
 
 export function quoteEmbeddings(request: EmbeddingsRequest, model: PricedModel): Quote {
   const counted = countEmbeddingsInputTokens(request);
-  return { hold: tokenCost(withMargin(counted), model.worstInputPerMtok), countedInputTokens: counted, maxOutputTokens: 0 };
+  return { hold: tokenCost(withMargin(counted), model.worstInputPerMtok) + model.price.perRequest, countedInputTokens: counted, maxOutputTokens: 0 };
 }

@@ -4,8 +4,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { usdToMicro, type MicroCredits } from '../domain/money.ts';
+import type { PriceRates } from '../domain/usage.ts';
+import { ConfigError } from './errors.ts';
+import { parseEffectiveFrom, ratesFromFields } from './prices.ts';
 import { fileSchema } from './schema.ts';
+
+export { ConfigError } from './errors.ts';
 
 export interface Timeouts {
   connectMs: number;
@@ -35,11 +39,16 @@ export interface ChannelConfig {
   weight: number;
 }
 
-export interface PriceConfig {
-  inputPerMtok: MicroCredits;
-  cachedInputPerMtok: MicroCredits;
-  cacheWritePerMtok: MicroCredits;
-  outputPerMtok: MicroCredits;
+/** A model's rates in micro-credits (see domain/usage.ts). */
+export type PriceConfig = PriceRates;
+
+/** A price change written in the config: the rates that apply from `effectiveFrom` on. */
+export interface PriceChangeConfig {
+  effectiveFrom: Date;
+  price: PriceConfig;
+  /** Less than 14 days' notice is accepted only forced, with a reason (recorded on the version). */
+  force: boolean;
+  reason: string | undefined;
 }
 
 export interface ModelConfig {
@@ -53,7 +62,10 @@ export interface ModelConfig {
   /** Hedge delay: fixed milliseconds, or 'adaptive' (the channel's time-to-first-byte p95; 1 s until known). */
   hedgeDelayMs: number | 'adaptive' | undefined;
   channels: readonly ChannelConfig[];
+  /** The price when the model is first seen; any later change is a scheduled one (billing/prices.ts). */
   price: PriceConfig;
+  /** Scheduled changes, oldest first (`price_changes`). */
+  priceChanges: readonly PriceChangeConfig[];
 }
 
 /** Failover inside one request (routing/dispatch.ts). */
@@ -126,10 +138,6 @@ export interface Config {
   routing: Readonly<RoutingConfig>;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 1_000, firstByteMs: 60_000, idleMs: 60_000, adaptiveFirstByte: false };
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -164,13 +172,6 @@ function formatIssues(error: z.ZodError, source: string): string {
     return `  ${path || '(root)'}: ${issue.message}`;
   });
   return `invalid config in ${source}:\n${lines.join('\n')}`;
-}
-
-function usdField(value: string | number | undefined, path: string): MicroCredits {
-  if (value === undefined) return 0n;
-  const micro = usdToMicro(value);
-  if (micro === undefined) throw new ConfigError(`${path}: ${String(value)} is not an exact USD amount (at most 9 decimals)`);
-  return micro;
 }
 
 function intEnv(env: Env, name: string, fallback: number): number {
@@ -260,11 +261,18 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
       const upstreamModel = c.upstream_model ?? m.id;
       return Object.freeze({ id: `${c.provider}/${upstreamModel}`, provider: c.provider, upstreamModel, priority: c.priority, weight: c.weight });
     });
-    const p = m.price;
-    const at = `models[${i}].price`;
-    if (m.kind === 'chat' && p.output_per_mtok_usd === undefined) {
-      throw new ConfigError(`${at}.output_per_mtok_usd: required for a chat model`);
-    }
+    const priceChanges = m.price_changes ?? [];
+    const changes = priceChanges.map((change, j): PriceChangeConfig => {
+      const at = `models[${i}].price_changes[${j}]`;
+      const effectiveFrom = parseEffectiveFrom(change.effective_from, `${at}.effective_from`);
+      const previous = j > 0 ? priceChanges[j - 1] : undefined;
+      if (previous && effectiveFrom.getTime() <= parseEffectiveFrom(previous.effective_from, at).getTime()) {
+        throw new ConfigError(`${at}.effective_from: must be later than the change before it`);
+      }
+      if (change.force && !change.reason) throw new ConfigError(`${at}.reason: a forced change needs a reason`);
+      const { effective_from: _from, force, reason, ...fields } = change;
+      return Object.freeze({ effectiveFrom, price: Object.freeze(ratesFromFields(fields, m.kind, `${at}.`)), force: force ?? false, reason });
+    });
     for (const [j, alias] of (m.aliases ?? []).entries()) {
       if (modelIds.has(alias)) throw new ConfigError(`models[${i}].aliases[${j}]: "${alias}" is already a model id or alias`);
       modelIds.add(alias);
@@ -278,13 +286,8 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
       maxOutputTokens: m.max_output_tokens,
       hedgeDelayMs: m.hedge?.delay_ms,
       channels: Object.freeze(channels),
-      price: Object.freeze({
-        inputPerMtok: usdField(p.input_per_mtok_usd, `${at}.input_per_mtok_usd`),
-        outputPerMtok: usdField(p.output_per_mtok_usd, `${at}.output_per_mtok_usd`),
-        // Unpriced cache rates default to the input rate: never cheaper than the operator said.
-        cachedInputPerMtok: p.cached_input_per_mtok_usd === undefined ? usdField(p.input_per_mtok_usd, at) : usdField(p.cached_input_per_mtok_usd, `${at}.cached_input_per_mtok_usd`),
-        cacheWritePerMtok: p.cache_write_per_mtok_usd === undefined ? usdField(p.input_per_mtok_usd, at) : usdField(p.cache_write_per_mtok_usd, `${at}.cache_write_per_mtok_usd`),
-      }),
+      price: Object.freeze(ratesFromFields(m.price, m.kind, `models[${i}].price.`)),
+      priceChanges: Object.freeze(changes),
     });
   });
 

@@ -3,12 +3,41 @@ import { z } from 'zod';
 
 const usd = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?$/, 'a decimal USD amount')]);
 
-export const priceSchema = z.strictObject({
-  input_per_mtok_usd: usd,
+const usdBySize = z.record(z.string().min(1), usd);
+
+/** A model's prices in USD (converted exactly to micro-credits; docs/billing.md "Prices"). */
+export const priceFields = {
+  input_per_mtok_usd: usd.optional(),
   output_per_mtok_usd: usd.optional(),
   cached_input_per_mtok_usd: usd.optional(),
   cache_write_per_mtok_usd: usd.optional(),
+  /** Unset: reasoning tokens cost what output tokens cost. */
+  reasoning_per_mtok_usd: usd.optional(),
+  /** A flat fee per billed request. */
+  request_usd: usd.optional(),
+  /** Per image: size → quality → USD, e.g. {"1024x1024": {low: 0.011, high: 0.167}}. */
+  images: z.record(z.string().min(1), usdBySize).optional(),
+  /** Per second of video: resolution → USD, e.g. {"720p": 0.1}. */
+  video_per_second_usd: usdBySize.optional(),
+  audio_input_per_minute_usd: usd.optional(),
+  audio_output_per_minute_usd: usd.optional(),
+};
+
+export const priceSchema = z.strictObject(priceFields);
+
+/** When a scheduled price starts: a date (UTC midnight) or an ISO 8601 instant with its offset. */
+export const effectiveFromSchema = z.union([z.string().min(1), z.date()]);
+
+/** A scheduled price change: the prices that apply from `effective_from` on. */
+export const priceChangeSchema = z.strictObject({
+  ...priceFields,
+  effective_from: effectiveFromSchema,
+  /** Less than 14 days' notice: only with force and a reason, recorded on the price version. */
+  force: z.boolean().optional(),
+  reason: z.string().min(1).max(500).optional(),
 });
+
+export type PriceFields = z.infer<typeof priceSchema>;
 
 export const providerSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"'),
@@ -48,6 +77,7 @@ export const modelSchema = z.strictObject({
   hedge: z.strictObject({ delay_ms: z.union([z.number().int().positive(), z.literal('adaptive')]) }).optional(),
   channels: z.array(channelSchema).min(1),
   price: priceSchema,
+  price_changes: z.array(priceChangeSchema).optional(),
 });
 
 /** Channel health (routing/health.ts): when a channel's circuit breaker opens and for how long. */

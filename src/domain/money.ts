@@ -58,21 +58,46 @@ function numberToPlainString(n: number): string | undefined {
   return (negative ? '-' : '') + out;
 }
 
+/** An integer amount with `digits` implied decimals → exact decimal text without trailing zeros. */
+function formatScaled(amount: bigint, digits: number): string {
+  const negative = amount < 0n;
+  const abs = negative ? -amount : amount;
+  const unit = 10n ** BigInt(digits);
+  const frac = (abs % unit).toString().padStart(digits, '0').replace(/0+$/, '');
+  return (negative ? '-' : '') + (abs / unit).toString() + (frac ? '.' + frac : '');
+}
+
 /** 12_500_000n → "12.5"; always exact, no trailing zeros, at most 6 decimals. */
 export function formatCredits(micro: MicroCredits): string {
-  const negative = micro < 0n;
-  const abs = negative ? -micro : micro;
-  const whole = abs / MICRO_PER_CREDIT;
-  const frac = (abs % MICRO_PER_CREDIT).toString().padStart(6, '0').replace(/0+$/, '');
-  return (negative ? '-' : '') + whole.toString() + (frac ? '.' + frac : '');
+  return formatScaled(micro, 6);
+}
+
+/** Micro-credits as US dollars ($1 = 10⁹ micro-credits): 150_000_000n → "0.15". Exact, at most 9 decimals. */
+export function formatUsd(micro: MicroCredits): string {
+  return formatScaled(micro, 9);
+}
+
+/**
+ * Cost of `quantity` units priced at `price` micro-credits per `per` units, rounded up to the micro-credit:
+ * ⌈quantity × price / per⌉. One rounding per line item (docs/billing.md). Quantities are whole units (tokens,
+ * images, milliseconds); a fractional one counts as the next whole unit, never less.
+ */
+export function unitCost(quantity: number, price: MicroCredits, per: bigint): MicroCredits {
+  if (Number.isNaN(quantity) || quantity === Number.POSITIVE_INFINITY) throw new RangeError(`money: ${quantity} is not a quantity`);
+  if (quantity <= 0 || price === 0n) return 0n;
+  const whole = Math.ceil(quantity);
+  if (!Number.isSafeInteger(whole)) throw new RangeError(`money: ${quantity} units is too many`);
+  return (BigInt(whole) * price + per - 1n) / per;
 }
 
 /** Cost of `tokens` at `perMtok` micro-credits per million tokens, rounded up to the micro-credit. */
 export function tokenCost(tokens: number, perMtok: MicroCredits): MicroCredits {
-  if (tokens <= 0 || perMtok === 0n) return 0n;
-  const product = BigInt(tokens) * perMtok;
-  return (product + TOKENS_PER_MTOK - 1n) / TOKENS_PER_MTOK;
+  return unitCost(tokens, perMtok, TOKENS_PER_MTOK);
 }
+
+/** Milliseconds in the units durations are priced by. */
+export const MS_PER_SECOND = 1_000n;
+export const MS_PER_MINUTE = 60_000n;
 
 export function minMicro(a: MicroCredits, b: MicroCredits): MicroCredits {
   return a < b ? a : b;

@@ -104,6 +104,19 @@ export interface ModelPricesTable {
   output_per_mtok: Big;
   effective_from: Big;
   created_at: Big;
+  reasoning_per_mtok: BigNull;
+  per_request: Big;
+  audio_input_per_minute: Big;
+  audio_output_per_minute: Big;
+  /** JSON: {"images": {size: {quality: "micro"}}, "video_per_second": {resolution: "micro"}}; null: neither. */
+  media: string | null;
+  source: string;
+  actor: string | null;
+  reason: string | null;
+  cancelled_at: BigNull;
+  cancelled_by: string | null;
+  cancel_reason: string | null;
+  announced_at: BigNull;
 }
 
 export interface NotificationsTable {

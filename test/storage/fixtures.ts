@@ -1,6 +1,7 @@
 // Small builders shared by the storage tests.
 
 import { randomBytes } from 'node:crypto';
+import { tokenRates, type PriceRates } from '../../src/domain/usage.ts';
 import type { Store, UsageEvent } from '../../src/storage/types.ts';
 
 export const rid = (): string => 'req_' + randomBytes(8).toString('hex');
@@ -51,3 +52,17 @@ export async function expectConsistent(store: Store, userId: string): Promise<bi
   if (balance !== sum) throw new Error(`ledger sum ${sum} != balance ${balance} for ${userId}`);
   return balance;
 }
+
+/** Token rates of a cheap chat model (0.15 / 0.075 cached / 0.60 USD per million tokens), in micro-credits. */
+export const BASE_RATES: PriceRates = tokenRates({ inputPerMtok: 150_000_000n, cachedInputPerMtok: 75_000_000n, cacheWritePerMtok: 150_000_000n, outputPerMtok: 600_000_000n });
+
+/** Every price shape at once (reasoning 2 USD/Mtok, 0.005 USD a request, images, video, audio), in micro-credits. */
+export const MEDIA_RATES: PriceRates = {
+  ...BASE_RATES,
+  reasoningPerMtok: 2_000_000_000n,
+  perRequest: 5_000_000n,
+  perImage: { '1024x1024': { low: 11_000_000n, high: 167_000_000n }, '1536x1024': { high: 250_000_000n } },
+  videoPerSecond: { '720p': 100_000_000n, '1080p': 300_000_000n },
+  audioInputPerMinute: 6_000_000n,
+  audioOutputPerMinute: 15_000_000n,
+};

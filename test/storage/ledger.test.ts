@@ -236,38 +236,4 @@ describe.each(storeBackends())('ledger on $name', (backend) => {
       expect(await expectConsistent(store, userId)).toBe(990n);
     });
   });
-
-  describe('prices.sync', () => {
-    const base = { inputPerMtok: 2_500_000n, cachedInputPerMtok: 1_250_000n, cacheWritePerMtok: 0n, outputPerMtok: 10_000_000n };
-
-    it('keeps the version while the price is unchanged and adds one when it changes', async () => {
-      const a = `model-a-${rid()}`;
-      const b = `model-b-${rid()}`;
-      const first = await store.prices.sync([{ model: a, price: base }, { model: b, price: { ...base, outputPerMtok: 1n } }]);
-      const va = first.get(a);
-      const vb = first.get(b);
-      expect(va).toEqual({ ...base, version: expect.any(Number) });
-      expect(vb?.outputPerMtok).toBe(1n);
-      expect(va?.version).not.toBe(vb?.version);
-
-      const again = await store.prices.sync([{ model: a, price: { ...base } }, { model: b, price: { ...base, outputPerMtok: 1n } }]);
-      expect(again.get(a)).toEqual(va);
-      expect(again.get(b)).toEqual(vb);
-
-      const changed = await store.prices.sync([{ model: a, price: { ...base, inputPerMtok: 3_000_000n } }, { model: b, price: { ...base, outputPerMtok: 1n } }]);
-      expect(changed.get(a)?.inputPerMtok).toBe(3_000_000n);
-      expect(changed.get(a)?.version).toBeGreaterThan(va?.version ?? Infinity);
-      expect(changed.get(b)).toEqual(vb);
-
-      // Changing back is a new version too (history is append-only).
-      const back = await store.prices.sync([{ model: a, price: base }]);
-      expect(back.get(a)?.version).toBeGreaterThan(changed.get(a)?.version ?? Infinity);
-      expect(back.get(a)).toMatchObject(base);
-      expect(back.has(b)).toBe(false);
-    });
-
-    it('rejects a negative price', async () => {
-      await expect(store.prices.sync([{ model: `bad-${rid()}`, price: { ...base, outputPerMtok: -1n } }])).rejects.toThrow(RangeError);
-    });
-  });
 });

@@ -4,6 +4,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { init, type Dialect } from './0001_init.ts';
 import { keysNotifications } from './0002_keys_notifications.ts';
+import { priceVersions } from './0003_price_versions.ts';
 import { holdMeta } from './0004_hold_meta.ts';
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -11,6 +12,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_init': init(dialect),
     '0002_keys_notifications': keysNotifications(dialect),
+    '0003_price_versions': priceVersions(dialect),
     '0004_hold_meta': holdMeta(dialect),
   };
 }

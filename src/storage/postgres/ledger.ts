@@ -2,16 +2,13 @@
 // see ./queries.ts. Semantics: ../ledger.ts (the same on both dialects).
 
 import type pg from 'pg';
-import { sql, type Kysely } from 'kysely';
 import type { MicroCredits } from '../../domain/money.ts';
-import type { ModelPrice } from '../../domain/usage.ts';
 import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
-import { isUniqueViolation, parseAllowedModels, toBig, toDateOrNull, toUserStatus, type Database } from '../db.ts';
+import { isUniqueViolation, parseAllowedModels, toDateOrNull, toUserStatus } from '../db.ts';
 import {
   EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
   checkSettle,
 } from '../ledger.ts';
-import { checkPrice, mapPrice, samePrice, type PriceInput } from '../prices.ts';
 import { CREDIT, EXPIRE, EXPIRED_CANDIDATES, FIND_KEY, HOLD, SETTLE, TOUCH } from './queries.ts';
 import { USAGE_COLUMNS, usageRow, type UsageValue } from '../db.ts';
 
@@ -25,7 +22,7 @@ function usageValues(u: UsageEvent): UsageValue[] {
   return USAGE_COLUMNS.map((column) => row[column]);
 }
 
-export function pgOps(pool: pg.Pool, kysely: Kysely<Database>) {
+export function pgOps(pool: pg.Pool) {
   return {
     async findByHash(hash: string): Promise<KeyAuthRecord | undefined> {
       const { rows } = await pool.query<KeyRow>({ ...FIND_KEY, values: [hash] });
@@ -111,47 +108,6 @@ export function pgOps(pool: pg.Pool, kysely: Kysely<Database>) {
       if (row?.balance == null) throw new UnknownUserError(input.userId);
       if (row.duplicate) return row.balance;
       throw new InsufficientBalanceError(row.balance, input.amount);
-    },
-
-    /** Off the hot path: Kysely, one transaction, serialized across replicas by an advisory lock. */
-    async syncPrices(prices: ReadonlyArray<{ model: string; price: PriceInput }>): Promise<Map<string, ModelPrice>> {
-      for (const { model, price } of prices) checkPrice(model, price);
-      return kysely.transaction().execute(async (trx) => {
-        await sql`SELECT pg_advisory_xact_lock(hashtext('switchyard.model_prices.' || current_schema()))`.execute(trx);
-        const now = Date.now();
-        const out = new Map<string, ModelPrice>();
-        for (const { model, price } of prices) {
-          const row = await trx
-            .selectFrom('model_prices')
-            .select(['id', 'input_per_mtok', 'cached_input_per_mtok', 'cache_write_per_mtok', 'output_per_mtok'])
-            .where('model', '=', model)
-            .where('effective_from', '<=', BigInt(now))
-            .orderBy('effective_from', 'desc')
-            .orderBy('id', 'desc')
-            .limit(1)
-            .executeTakeFirst();
-          const current = row && mapPrice(row);
-          if (current && samePrice(current, price)) {
-            out.set(model, current);
-            continue;
-          }
-          const inserted = await trx
-            .insertInto('model_prices')
-            .values({
-              model,
-              input_per_mtok: price.inputPerMtok,
-              cached_input_per_mtok: price.cachedInputPerMtok,
-              cache_write_per_mtok: price.cacheWritePerMtok,
-              output_per_mtok: price.outputPerMtok,
-              effective_from: now,
-              created_at: now,
-            })
-            .returning('id')
-            .executeTakeFirstOrThrow();
-          out.set(model, { ...price, version: Number(toBig(inserted.id)) });
-        }
-        return out;
-      });
     },
   };
 }

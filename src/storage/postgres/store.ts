@@ -1,4 +1,4 @@
-// PostgreSQL store: one pg Pool shared by Kysely (admin/list queries, migrations, price sync) and the
+// PostgreSQL store: one pg Pool shared by Kysely (admin/list queries, migrations, prices) and the
 // single-statement hot path (./ledger.ts).
 
 import pg from 'pg';
@@ -11,6 +11,8 @@ import {
   revokeKey, setKeyExpiry, setUserStatus, sumEntries, usageRepo, verifyLedger,
 } from '../repos.ts';
 import { pgOps } from './ledger.ts';
+import { pgReconcile } from './prices.ts';
+import { pricesRepo } from '../prices.ts';
 
 export interface PostgresOptions {
   /** Server-side statement_timeout and (plus 1 s) the client-side query timeout. Default 10 s. */
@@ -59,7 +61,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
   }
 
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const ops = pgOps(pool, kysely);
+  const ops = pgOps(pool);
 
   return {
     dialect: 'postgres',
@@ -86,7 +88,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
     },
     usage: usageRepo(kysely),
     notifications: notificationsRepo(kysely),
-    prices: { sync: ops.syncPrices },
+    prices: pricesRepo(kysely, pgReconcile(kysely)),
     async migrate() {
       // Kysely's bookkeeping tables must live in the schema being migrated (see migrations/index.ts).
       const current = await pool.query<{ schema: string | null }>('SELECT current_schema() AS schema');

@@ -50,7 +50,8 @@ export function startCheckpointer(db: BetterSqlite3.Database, file: string, ever
           clearTimeout(timer);
           resolve();
         });
-        worker.once('message', (message) => {
+        // `on`, not `once`: a worker closed right after it started sends 'ready' first.
+        worker.on('message', (message) => {
           if (message === 'closed') void worker.terminate();
         });
         worker.postMessage('close');

@@ -7,14 +7,12 @@
 
 import type BetterSqlite3 from 'better-sqlite3';
 import type { MicroCredits } from '../../domain/money.ts';
-import type { ModelPrice } from '../../domain/usage.ts';
 import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
 import { parseAllowedModels, toDateOrNull, toUserStatus, usageRow } from '../db.ts';
 import {
   EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
   checkSettle,
 } from '../ledger.ts';
-import { CURRENT_PRICE_ORDER, checkPrice, mapPrice, samePrice, type PriceInput, type PriceRow } from '../prices.ts';
 
 type Db = BetterSqlite3.Database;
 
@@ -71,14 +69,6 @@ function prepareAll(db: Db) {
     touch: db.prepare<[number, string], unknown>(
       `UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`,
     ),
-    currentPrice: db.prepare<[string, number], PriceRow>(
-      `SELECT id, input_per_mtok, cached_input_per_mtok, cache_write_per_mtok, output_per_mtok
-         FROM model_prices WHERE model = ? AND effective_from <= ? ${CURRENT_PRICE_ORDER}`,
-    ),
-    insertPrice: db.prepare<[string, bigint, bigint, bigint, bigint, number, number], IdRow>(
-      `INSERT INTO model_prices (model, input_per_mtok, cached_input_per_mtok, cache_write_per_mtok, output_per_mtok,
-         effective_from, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-    ),
   };
 }
 
@@ -109,7 +99,6 @@ export interface SqliteOps {
   credit(input: {
     userId: string; kind: string; amount: MicroCredits; actor: string; reason: string | null; paymentId: string | null;
   }): MicroCredits;
-  syncPrices(prices: ReadonlyArray<{ model: string; price: PriceInput }>): Map<string, ModelPrice>;
 }
 
 /** Prepares every statement once (the tables must exist: call after migrations). */
@@ -182,26 +171,6 @@ export function sqliteOps(db: Db): SqliteOps {
     for (const [keyId, at] of lastUsed) s.touch.run(at.getTime(), keyId);
   });
 
-  const pricesTx = db.transaction((prices: ReadonlyArray<{ model: string; price: PriceInput }>): Map<string, ModelPrice> => {
-    const now = Date.now();
-    const out = new Map<string, ModelPrice>();
-    for (const { model, price } of prices) {
-      checkPrice(model, price);
-      const row = s.currentPrice.get(model, now);
-      const current = row && mapPrice(row);
-      if (current && samePrice(current, price)) {
-        out.set(model, current);
-        continue;
-      }
-      const inserted = s.insertPrice.get(
-        model, price.inputPerMtok, price.cachedInputPerMtok, price.cacheWritePerMtok, price.outputPerMtok, now, now,
-      );
-      if (!inserted) throw new Error(`prices: insert for ${model} returned nothing`);
-      out.set(model, { ...price, version: Number(inserted.id) });
-    }
-    return out;
-  });
-
   return {
     findByHash(hash) {
       const row = s.findKey.get(hash);
@@ -237,6 +206,5 @@ export function sqliteOps(db: Db): SqliteOps {
       checkCredit(input);
       return creditTx.immediate(input);
     },
-    syncPrices: (prices) => pricesTx.immediate(prices),
   };
 }

@@ -15,6 +15,8 @@ import {
 import { startCheckpointer } from './checkpointer.ts';
 import { GroupCommit } from './group-commit.ts';
 import { sqliteOps, type SqliteOps } from './ledger.ts';
+import { sqliteReconcile } from './prices.ts';
+import { pricesRepo } from '../prices.ts';
 
 export interface SqliteOptions {
   /** How long a writer waits for another process's write lock (SQLite busy timeout). Default 5 s. */
@@ -64,7 +66,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
     },
     usage: usageRepo(kysely),
     notifications: notificationsRepo(kysely),
-    prices: { sync: async (prices) => ops().syncPrices(prices) },
+    prices: pricesRepo(kysely, sqliteReconcile(db)),
     async migrate() {
       await migrateToLatest(kysely as Kysely<unknown>, 'sqlite');
       ops();

@@ -9,18 +9,12 @@ import { formatCredits, parseCredits } from '../../../domain/money.ts';
 import type { ApiKeyRecord, LedgerEntry, UsageEvent, UserRecord } from '../../../storage/types.ts';
 import { bearer } from '../../auth.ts';
 import type { AppDeps } from '../../context.ts';
+import { parseBody } from './common.ts';
 import { channelRoutes } from './channels.ts';
 import { ledgerRoutes } from './ledger.ts';
+import { priceRoutes } from './prices.ts';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
-
-export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const param = issue?.path.map(String).join('.') || null;
-  throw new GatewayError('invalid_request', `Invalid value for '${param ?? 'body'}': ${issue?.message ?? 'invalid'}`, { param });
-}
 
 const userView = (u: UserRecord) => ({ id: u.id, email: u.email, status: u.status, balance_credits: formatCredits(u.balance), created_at: u.createdAt.toISOString() });
 const keyView = (k: ApiKeyRecord) => ({
@@ -187,6 +181,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
 
     channelRoutes(admin, deps);
     ledgerRoutes(admin, deps);
+    priceRoutes(admin, deps);
 
     admin.get('/usage', async (request) => {
       const q = parseBody(z.object({ user: z.string().optional(), limit: limitSchema }), request.query);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { formatCredits } from '../../../domain/money.ts';
 import type { LedgerCheck } from '../../../storage/types.ts';
 import type { AppDeps } from '../../context.ts';
-import { parseBody } from './index.ts';
+import { parseBody } from './common.ts';
 
 const querySchema = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),

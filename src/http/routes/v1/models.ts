@@ -1,4 +1,5 @@
-// GET /v1/models and /v1/models/{id}: only the models the key may use, each with its public price.
+// GET /v1/models and /v1/models/{id}: only the models the key may use, each with its price in effect now
+// (`pricing`, with its version and effective_from) and the scheduled ones (`upcoming_pricing`, soonest first).
 // https://platform.openai.com/docs/api-reference/models/list
 import type { FastifyInstance } from 'fastify';
 import { publicPricing, type PricedModel } from '../../../billing/catalogue.ts';
@@ -7,7 +8,7 @@ import { GatewayError } from '../../../domain/errors.ts';
 import { apiKeyHook } from '../../auth.ts';
 import { requireAuth, type AppDeps } from '../../context.ts';
 
-function modelObject(model: PricedModel, created: number): Record<string, unknown> {
+function modelObject(deps: AppDeps, model: PricedModel, created: number): Record<string, unknown> {
   return {
     id: model.config.id,
     object: 'model',
@@ -18,6 +19,7 @@ function modelObject(model: PricedModel, created: number): Record<string, unknow
     ...(model.config.contextWindow ? { context_window: model.config.contextWindow } : {}),
     max_output_tokens: model.config.maxOutputTokens,
     pricing: publicPricing(model.price),
+    upcoming_pricing: deps.catalogue.upcoming(model.config.id).map(publicPricing),
   };
 }
 
@@ -30,7 +32,7 @@ export function modelsRoutes(app: FastifyInstance, deps: AppDeps): void {
   const hook = { preHandler: apiKeyHook(deps.authenticator) };
   app.get('/v1/models', hook, async (request) => {
     const auth = requireAuth(request.auth);
-    return { object: 'list', data: deps.catalogue.list().filter((m) => visible(auth, m)).map((m) => modelObject(m, created)) };
+    return { object: 'list', data: deps.catalogue.list().filter((m) => visible(auth, m)).map((m) => modelObject(deps, m, created)) };
   });
   app.get<{ Params: { '*': string } }>('/v1/models/*', hook, async (request) => {
     const auth = requireAuth(request.auth);
@@ -39,6 +41,6 @@ export function modelsRoutes(app: FastifyInstance, deps: AppDeps): void {
     if (!model || !visible(auth, model)) {
       throw new GatewayError('model_not_found', `The model '${id}' does not exist or you do not have access to it.`, { param: 'model' });
     }
-    return modelObject(model, created);
+    return modelObject(deps, model, created);
   });
 }
