@@ -6,6 +6,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quoteChat } from '../src/billing/quote.ts';
+import { ConfigError, loadConfig } from '../src/config/index.ts';
 import { formatReset } from '../src/limits/limiter.ts';
 import type { ChatRequest } from '../src/providers/shared/types.ts';
 import { defaultYaml, startTestGateway, type TestGateway } from './helpers/gateway.ts';
@@ -274,6 +275,25 @@ describe('spend caps and scopes through the admin API', () => {
     expect((await t.admin('PATCH', '/keys/key_ghost', { rate_limits: { rpm: 1 } })).status).toBe(404);
     const key = await t.admin('GET', `/keys/${keyId}`);
     expect(key.json).toMatchObject({ rate_limits: { rpm: null }, spend_caps: { daily_credits: null } });
+  });
+});
+
+describe('limits config', () => {
+  const load = (yamlText: string, env: Record<string, string> = {}) => loadConfig({ env: { SWITCHYARD_ADMIN_TOKEN: 't', SWITCHYARD_SECRET: 's', ...env }, cwd: '/tmp', yamlText });
+
+  it('reads account limits and the lease time; none by default; the Redis prefix from the environment', () => {
+    const config = load('limits:\n  account: { rpm: 600, concurrency: 4 }\n  concurrency_lease_ms: 30000\n', { SWITCHYARD_REDIS_PREFIX: 'gw1:' });
+    expect(config.limits).toEqual({ account: { rpm: 600, tpm: null, concurrency: 4 }, concurrencyLeaseMs: 30_000 });
+    expect(config.redisPrefix).toBe('gw1:');
+    const defaults = load('');
+    expect(defaults.limits).toEqual({ account: { rpm: null, tpm: null, concurrency: null }, concurrencyLeaseMs: 60_000 });
+    expect(defaults.redisPrefix).toBe('sy:');
+  });
+
+  it('refuses a bad limit, naming the field', () => {
+    expect(() => load('limits:\n  account: { rpm: 0 }\n')).toThrow(ConfigError);
+    expect(() => load('limits:\n  account: { rpm: 0 }\n')).toThrow(/limits\.account\.rpm/);
+    expect(() => load('limits:\n  account: { rps: 5 }\n')).toThrow(/limits\.account/);
   });
 });
 
