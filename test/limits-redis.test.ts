@@ -19,7 +19,33 @@ const PREFIX = `sy-test-${randomBytes(5).toString('hex')}:`;
 const logger = createLogger('silent', new Writable({ write: (_c, _e, done) => done() }));
 const opened: LimitStore[] = [];
 
-async function redisStore(options: { leaseMs?: number } = {}): Promise<RedisLimitStore> {
+function logSink(): { logger: ReturnType<typeof createLogger>; text: () => string } {
+  let text = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString('utf8');
+      done();
+    },
+  });
+  return { logger: createLogger('debug', sink), text: () => text };
+}
+
+/** Cuts the connections whose name starts with `name` from the server side, as a network failure would. */
+async function killClients(name: string): Promise<void> {
+  const admin = new Redis(REDIS_URL);
+  try {
+    const lines = String(await admin.call('CLIENT', 'LIST')).split('\n').filter((l) => l.includes(`name=${name}`));
+    if (lines.length === 0) throw new Error(`no Redis client named ${name}…`);
+    for (const line of lines) {
+      const id = /\bid=(\d+)/.exec(line)?.[1];
+      if (id) await admin.call('CLIENT', 'KILL', 'ID', id);
+    }
+  } finally {
+    await admin.quit();
+  }
+}
+
+async function redisStore(options: { leaseMs?: number; logger?: ReturnType<typeof createLogger> } = {}): Promise<RedisLimitStore> {
   const store = new RedisLimitStore(REDIS_URL, { logger, prefix: PREFIX, ...options });
   await store.start();
   opened.push(store);
@@ -98,6 +124,29 @@ describe.skipIf(!enabled)('limits across replicas (Redis)', () => {
     expect(results.filter((r) => r.ok)).toHaveLength(100);
   });
 
+  it('a cut connection falls back to local counts, logs it once, and shares again once reconnected', async () => {
+    const logs = logSink();
+    const store = await redisStore({ logger: logs.logger });
+    const s = subjectId();
+    expect((await store.add('requests', s, 1)).where).toBe('shared');
+    await killClients(`switchyard:limits:${store.origin}`);
+    const cut = Date.now();
+    while (store.connected()) {
+      if (Date.now() - cut > 2_000) throw new Error('the cut was not noticed');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect((await store.add('requests', s, 1)).where).toBe('local');
+    expect(logs.text()).toContain('rate limits are enforced per replica');
+    const started = Date.now();
+    while (!store.connected() || (await store.add('requests', s, 0)).where !== 'shared') {
+      if (Date.now() - started > 5_000) throw new Error('never shared again');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(logs.text()).toContain('rate limits are shared');
+    // The shared count kept what was counted while it was reachable.
+    expect((await store.add('requests', s, 0)).consumed).toBeGreaterThanOrEqual(1);
+  });
+
   it('a live replica renews its leases, so they outlive the lease time (a dead one\'s do not: limits-replicas.test.ts)', async () => {
     const store = await redisStore({ leaseMs: 3_000 });
     const other = await redisStore({ leaseMs: 3_000 });
@@ -149,6 +198,14 @@ describe.skipIf(!enabled)('auth evictions across replicas (Redis)', () => {
     await within(1_000, async () => (await status(two, key2)) === 403);
     await one.admin('PATCH', `/users/${userId}`, { status: 'active' });
     await within(1_000, async () => (await status(two, key2)) === 200);
+
+    // Replica 2's subscription is cut and a key revoked meanwhile: on resubscribing it forgets its whole cache.
+    const third = await one.admin('POST', `/users/${userId}/keys`, { name: 'third' });
+    const key3 = String(third.json.key);
+    expect(await status(two, key3)).toBe(200);
+    await killClients('switchyard:auth:sub:');
+    await one.admin('DELETE', `/keys/${String(third.json.id)}`);
+    expect(await within(3_000, async () => (await status(two, key3)) === 401)).toBeLessThan(3_000);
 
     // New scopes reach the other replica the same way: a model allow-list applies there at once.
     await one.admin('PATCH', `/keys/${String(second.json.id)}`, { allowed_models: ['renamed-model'] });
