@@ -10,6 +10,7 @@ import { Limiter, type LimitSubject } from '../src/limits/limiter.ts';
 import { RedisLimitStore } from '../src/limits/redis.ts';
 import { MemoryLimitStore, type LimitStore } from '../src/limits/store.ts';
 import { createLogger } from '../src/observability/logger.ts';
+import { logSink } from './helpers/logs.ts';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 
 const REDIS_URL = process.env.SWITCHYARD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -18,17 +19,6 @@ const PREFIX = `sy-test-${randomBytes(5).toString('hex')}:`;
 
 const logger = createLogger('silent', new Writable({ write: (_c, _e, done) => done() }));
 const opened: LimitStore[] = [];
-
-function logSink(): { logger: ReturnType<typeof createLogger>; text: () => string } {
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString('utf8');
-      done();
-    },
-  });
-  return { logger: createLogger('debug', sink), text: () => text };
-}
 
 /** Cuts the connections whose name starts with `name` from the server side, as a network failure would. */
 async function killClients(name: string): Promise<void> {
