@@ -10,7 +10,7 @@ interface Target {
   token: string;
 }
 
-async function call(target: Target, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<void> {
+async function call(target: Target, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<void> {
   const res = await request(`${target.url.replace(/\/+$/, '')}/admin/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${target.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -88,18 +88,38 @@ export function registerAdminCommands(program: Command, config: () => Readonly<C
     return { url: opts.url ?? `http://${cfg.host}:${cfg.port}`, token: opts.token ?? cfg.adminToken };
   };
 
+  const query = (params: Record<string, string | undefined>): string =>
+    new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+  const json = (text: string): unknown => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new Error(`not valid JSON: ${text}`);
+    }
+  };
+
   const users = admin.command('users').description('users');
   users.command('create <email>').action((email: string) => call(target(), 'POST', '/users', { email }));
   users.command('list').option('--limit <n>', 'page size', '100').option('--offset <n>', 'skip', '0')
-    .action((o: { limit: string; offset: string }) => call(target(), 'GET', `/users?limit=${encodeURIComponent(o.limit)}&offset=${encodeURIComponent(o.offset)}`));
+    .option('--email <text>', 'email contains').option('--status <status>', 'active | suspended').option('--role <role>', 'user | admin')
+    .action((o: { limit: string; offset: string; email?: string; status?: string; role?: string }) => call(target(), 'GET', `/users?${query(o)}`));
+  users.command('suspend <userId>').description("stop every key of the user at once").action((userId: string) =>
+    call(target(), 'PATCH', `/users/${encodeURIComponent(userId)}`, { status: 'suspended' }));
+  users.command('unsuspend <userId>').action((userId: string) => call(target(), 'PATCH', `/users/${encodeURIComponent(userId)}`, { status: 'active' }));
+  users.command('role <userId> <role>').description('user | admin').action((userId: string, role: string) =>
+    call(target(), 'PATCH', `/users/${encodeURIComponent(userId)}`, { role }));
 
-  admin.command('credits <userId> <credits>').description('grant credits (negative: adjustment)').option('--reason <text>')
-    .action((userId: string, credits: string, o: { reason?: string }) =>
-      call(target(), 'POST', `/users/${encodeURIComponent(userId)}/credits`, { credits, ...(o.reason ? { reason: o.reason } : {}) }));
+  admin.command('credits <userId> <credits>').description('grant credits (negative: adjustment)').requiredOption('--reason <text>', 'why (kept in the ledger and the audit log)')
+    .action((userId: string, credits: string, o: { reason: string }) =>
+      call(target(), 'POST', `/users/${encodeURIComponent(userId)}/credits`, { credits, reason: o.reason }));
 
   const keys = admin.command('keys').description('API keys');
-  keys.command('create <userId>').option('--name <name>', 'key name', 'default')
-    .action((userId: string, o: { name: string }) => call(target(), 'POST', `/users/${encodeURIComponent(userId)}/keys`, { name: o.name }));
+  keys.command('create <userId>').option('--name <name>', 'key name', 'default').option('--scopes <json>', 'scopes, e.g. \'{"rate_limits":{"rpm":60}}\'')
+    .action((userId: string, o: { name: string; scopes?: string }) =>
+      call(target(), 'POST', `/users/${encodeURIComponent(userId)}/keys`, { ...(o.scopes ? (json(o.scopes) as object) : {}), name: o.name }));
+  keys.command('show <keyId>').description('a key with its scopes and current spend').action((keyId: string) => call(target(), 'GET', `/keys/${encodeURIComponent(keyId)}`));
+  keys.command('scopes <keyId> <json>').description('change scopes: allowed_models, expires_at, spend_caps, rate_limits (null clears)')
+    .action((keyId: string, text: string) => call(target(), 'PATCH', `/keys/${encodeURIComponent(keyId)}`, json(text)));
   keys.command('list <userId>').action((userId: string) => call(target(), 'GET', `/users/${encodeURIComponent(userId)}/keys`));
   keys.command('revoke <keyId>').action((keyId: string) => call(target(), 'DELETE', `/keys/${encodeURIComponent(keyId)}`));
 
@@ -130,6 +150,9 @@ export function registerAdminCommands(program: Command, config: () => Readonly<C
   prices.command('cancel <model> <version>').description('cancel a scheduled price version').option('--reason <text>')
     .action((model: string, version: string, o: { reason?: string }) =>
       call(target(), 'DELETE', `/models/${encodeURIComponent(model)}/prices/${encodeURIComponent(version)}`, o.reason ? { reason: o.reason } : {}));
+  admin.command('audit').description('the admin audit log, newest first').option('--action <action>').option('--target <id>').option('--actor <actor>')
+    .option('--limit <n>', 'entries', '100')
+    .action((o: { action?: string; target?: string; actor?: string; limit: string }) => call(target(), 'GET', `/audit?${query(o)}`));
   admin.command('usage').option('--user <userId>').option('--limit <n>', 'events', '100')
     .action((o: { user?: string; limit: string }) =>
       call(target(), 'GET', `/usage?limit=${encodeURIComponent(o.limit)}${o.user ? `&user=${encodeURIComponent(o.user)}` : ''}`));

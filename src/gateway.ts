@@ -1,14 +1,18 @@
-// Wires the parts together from a Config: storage, prices (synced, announced, refreshed), channels and their health (shared through Redis when
-// REDIS_URL is set), upstream agents, auth, sweeper.
+// Wires the parts together from a Config: storage, prices (synced, announced, refreshed), channels and their health, rate limits and auth-cache
+// evictions (each shared through Redis when REDIS_URL is set), upstream agents, auth, sweeper.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { KeyAuthenticator } from './accounts/authenticator.ts';
+import { RedisAuthInvalidation } from './accounts/invalidation.ts';
 import { buildApp } from './app.ts';
 import { Catalogue } from './billing/catalogue.ts';
 import { announcePending, syncConfiguredPrices } from './billing/prices.ts';
 import { HoldSweeper } from './billing/sweeper.ts';
 import type { Config } from './config/index.ts';
 import type { AppDeps } from './http/context.ts';
+import { Limiter } from './limits/limiter.ts';
+import { RedisLimitStore } from './limits/redis.ts';
+import { MemoryLimitStore, type LimitStore } from './limits/store.ts';
 import { createLogger } from './observability/logger.ts';
 import { resolveChannels } from './routing/channels.ts';
 import { ChannelHealth } from './routing/health.ts';
@@ -32,10 +36,20 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
   const health = new ChannelHealth(config.health);
   const channels = resolveChannels(config, health);
   const store = await openStore(config.databaseUrl);
-  // Optional: without Redis (or while it is down) each replica keeps its own health.
-  const sharedHealth = config.redisUrl ? new RedisHealthSync(health, config.redisUrl, { logger }) : undefined;
+  // Optional: without Redis (or while it is down) each replica keeps its own health, limits and auth cache.
+  const redis = config.redisUrl;
+  const prefix = config.redisPrefix;
+  const sharedHealth = redis ? new RedisHealthSync(health, redis, { logger, prefix }) : undefined;
+  const sharedLimits = redis ? new RedisLimitStore(redis, { logger, prefix, leaseMs: config.limits.concurrencyLeaseMs }) : undefined;
+  const limitStore: LimitStore = sharedLimits ?? new MemoryLimitStore();
+  const authenticator = new KeyAuthenticator(store.keys);
+  const evictions = redis ? new RedisAuthInvalidation(authenticator, redis, { logger, prefix }) : undefined;
+  const closeShared = async (): Promise<void> => {
+    await authenticator.close();
+    await Promise.all([sharedHealth?.close(), evictions?.close(), limitStore.close()]);
+  };
   try {
-    await sharedHealth?.start();
+    await Promise.all([sharedHealth?.start(), sharedLimits?.start(), evictions?.start()]);
     await store.migrate();
     // The config's prices against the stored versions: a first-seen model gets its price; an edited price
     // without a schedule refuses to start (ConfigError); scheduled changes are announced to their users.
@@ -50,8 +64,8 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
     }, ANNOUNCE_RETRY_MS);
     announcer.unref();
     const upstream = new UpstreamClient(config.providers);
-    const authenticator = new KeyAuthenticator(store.keys);
-    const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, logger };
+    const limiter = new Limiter(limitStore);
+    const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, limiter, logger };
     const app = buildApp(deps);
     // Holds whose process died are released once they expire; safe on every replica at once.
     const sweeper = new HoldSweeper(store.ledger, config.holdSweep, logger);
@@ -64,14 +78,13 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
         stopPriceRefresh();
         clearInterval(announcer);
         await app.close();
-        await authenticator.close();
         await upstream.close();
-        await sharedHealth?.close();
+        await closeShared();
         await store.close();
       },
     };
   } catch (error) {
-    await sharedHealth?.close();
+    await closeShared();
     await store.close();
     throw error;
   }

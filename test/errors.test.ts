@@ -82,7 +82,7 @@ describe('authorization', () => {
   it('a key limited to some models sees only those; another model → 404 model_not_found', async () => {
     const user = await t.admin('POST', '/users', { email: `scoped-${Date.now()}@example.com` });
     const userId = String(user.json.id);
-    await t.admin('POST', `/users/${userId}/credits`, { credits: '5' });
+    await t.admin('POST', `/users/${userId}/credits`, { credits: '5', reason: 'test' });
     const created = await t.admin('POST', `/users/${userId}/keys`, { name: 'scoped', allowed_models: ['gpt-4o-mini'] });
     expect(created.json.allowed_models).toEqual(['gpt-4o-mini']);
     const client = t.client(String(created.json.key));

@@ -3,12 +3,11 @@
 // Keys use a unique prefix per run and are deleted afterwards. The "Redis unreachable" case needs no Redis.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/observability/logger.ts';
 import { ChannelHealth, type HealthOutcome } from '../src/routing/health.ts';
 import { RedisHealthSync } from '../src/routing/health-redis.ts';
+import { logSink } from './helpers/logs.ts';
 import { startTestGateway } from './helpers/gateway.ts';
 
 const REDIS_URL = process.env.SWITCHYARD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -16,17 +15,6 @@ const enabled = process.env.SWITCHYARD_TEST_REDIS === '1';
 const PREFIX = `sy-test-${randomBytes(5).toString('hex')}:`;
 const CHANNEL = 'p/m';
 const FAIL: HealthOutcome = { ok: false, blame: true, code: 'upstream_error' };
-
-function logSink(): { logger: ReturnType<typeof createLogger>; text: () => string } {
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString('utf8');
-      done();
-    },
-  });
-  return { logger: createLogger('debug', sink), text: () => text };
-}
 
 interface Replica {
   health: ChannelHealth;

@@ -1,16 +1,25 @@
 // Authenticates API keys on the hot path: SHA-256 of the presented key → one indexed lookup, cached
-// briefly in process. Revocation through this process's admin API evicts at once; other replicas see it
-// within the cache TTL (cross-replica invalidation arrives with Redis notifications).
+// briefly in process. evictKey / evictUser (revocation, suspension, new scopes) evict at once in this process
+// and, when an eviction channel is attached (Redis: ./invalidation.ts), on every replica; without one, other
+// replicas see the change within the cache TTL.
 import { GatewayError } from '../domain/errors.ts';
-import type { KeyAuthRecord, KeysRepo } from '../storage/types.ts';
+import type { KeyAuthRecord, KeyRateLimits, KeysRepo, SpendCaps } from '../storage/types.ts';
 import { KEY_PREFIX, hashApiKey } from './keys.ts';
+import { hasRateLimit, hasSpendCap } from './scopes.ts';
 
 export interface AuthContext {
   keyId: string;
   userId: string;
   /** null: every model. */
   allowedModels: ReadonlySet<string> | null;
+  /** The key's own rate limits; null: none set. */
+  rateLimits: Readonly<KeyRateLimits> | null;
+  /** The key's spend caps; null: none set. */
+  spendCaps: Readonly<SpendCaps> | null;
 }
+
+/** What one replica tells the others to forget. */
+export type Eviction = { kind: 'key'; id: string } | { kind: 'user'; id: string };
 
 interface CacheEntry {
   record: KeyAuthRecord;
@@ -22,6 +31,7 @@ export class KeyAuthenticator {
   private readonly cache = new Map<string, CacheEntry>();
   private lastUsed = new Map<string, Date>();
   private readonly flushTimer: NodeJS.Timeout;
+  private broadcast: ((eviction: Eviction) => void) | undefined;
 
   constructor(
     private readonly keys: KeysRepo,
@@ -48,7 +58,13 @@ export class KeyAuthenticator {
       if (!record) throw new GatewayError('invalid_api_key', 'Incorrect API key provided.');
       entry = {
         record,
-        context: { keyId: record.keyId, userId: record.userId, allowedModels: record.allowedModels ? new Set(record.allowedModels) : null },
+        context: {
+          keyId: record.keyId,
+          userId: record.userId,
+          allowedModels: record.allowedModels ? new Set(record.allowedModels) : null,
+          rateLimits: hasRateLimit(record.rateLimits) ? Object.freeze({ ...record.rateLimits }) : null,
+          spendCaps: hasSpendCap(record.spendCaps) ? Object.freeze({ ...record.spendCaps }) : null,
+        },
         expiresAt: now + this.options.ttlMs,
       };
       if (this.cache.size >= this.options.maxEntries) this.cache.clear();
@@ -63,14 +79,32 @@ export class KeyAuthenticator {
     return entry.context;
   }
 
-  /** Evicts every cached entry of a key (after revocation). */
+  /** Evicts every cached entry of a key (after revocation or a change of scopes), on every replica. */
   evictKey(keyId: string): void {
-    for (const [hash, entry] of this.cache) if (entry.record.keyId === keyId) this.cache.delete(hash);
+    this.applyEviction({ kind: 'key', id: keyId });
+    this.broadcast?.({ kind: 'key', id: keyId });
   }
 
-  /** Evicts every cached key of a user (after a status change). */
+  /** Evicts every cached key of a user (after a status change), on every replica. */
   evictUser(userId: string): void {
-    for (const [hash, entry] of this.cache) if (entry.record.userId === userId) this.cache.delete(hash);
+    this.applyEviction({ kind: 'user', id: userId });
+    this.broadcast?.({ kind: 'user', id: userId });
+  }
+
+  /** Evicts in this process only (an eviction another replica announced). */
+  applyEviction(eviction: Eviction): void {
+    const field = eviction.kind === 'key' ? 'keyId' : 'userId';
+    for (const [hash, entry] of this.cache) if (entry.record[field] === eviction.id) this.cache.delete(hash);
+  }
+
+  /** Forgets every cached key (evictions may have been missed, e.g. while the channel was down). */
+  evictAll(): void {
+    this.cache.clear();
+  }
+
+  /** Attaches (or, with undefined, detaches) the channel that carries evictions to the other replicas. */
+  shareEvictions(broadcast: ((eviction: Eviction) => void) | undefined): void {
+    this.broadcast = broadcast;
   }
 
   async flushLastUsed(): Promise<void> {

@@ -3,8 +3,9 @@
 // twice in-process so a `finally` can always call release().
 import { GatewayError } from '../domain/errors.ts';
 import { formatCredits, minMicro, type MicroCredits } from '../domain/money.ts';
+import { spendPeriods } from '../domain/periods.ts';
 import type { Usage } from '../domain/usage.ts';
-import type { LedgerRepo, UsageStatus } from '../storage/types.ts';
+import type { CapRefusal, HoldCaps, LedgerRepo, SpendCaps, UsageStatus } from '../storage/types.ts';
 import { costOf, type PricedModel } from './catalogue.ts';
 
 export interface SessionInfo {
@@ -15,6 +16,23 @@ export interface SessionInfo {
   endpoint: string;
   stream: boolean;
   startedAt: number;
+  /** The key's spend caps (null or absent: none): the hold counts against them atomically (docs/decisions/0013). */
+  spendCaps?: Readonly<SpendCaps> | null;
+}
+
+const PERIOD_WORDS = { day: ['daily', 'today (UTC)'], month: ['monthly', 'this month (UTC)'], total: ['total', 'in total'] } as const;
+
+/** 402 spend_limit_exceeded: which cap, what it had counted, what this request may cost, when it resets. */
+export function spendLimitError(cap: CapRefusal, amount: MicroCredits, now: number): GatewayError {
+  const [adjective, when] = PERIOD_WORDS[cap.period];
+  const periods = spendPeriods(now);
+  const reset = cap.period === 'day' ? periods.dayEnd : cap.period === 'month' ? periods.monthEnd : undefined;
+  return new GatewayError(
+    'spend_limit_exceeded',
+    `This API key's ${adjective} spend limit is ${formatCredits(cap.limit)} credits; ${formatCredits(cap.spent)} are spent or reserved ${when} ` +
+      `and this request may cost up to ${formatCredits(amount)}. ` +
+      (reset === undefined ? 'Raise the key\'s limit or use another key.' : `The limit resets at ${new Date(reset).toISOString()}; lower max_tokens or raise the key's limit.`),
+  );
 }
 
 export interface Outcome {
@@ -34,6 +52,7 @@ export class BillingSession {
   private settled = false;
   /** What settle() charged (or will charge, once computed by chargeFor). */
   charged: MicroCredits = 0n;
+  private settledListener: ((usage: Usage | undefined) => void) | undefined;
 
   constructor(
     private readonly ledger: LedgerRepo,
@@ -50,15 +69,26 @@ export class BillingSession {
     this.info.model = model;
   }
 
+  /** Called once when the request settles (or releases), with the usage billed (rate limits correct their counts). */
+  onSettled(listener: (usage: Usage | undefined) => void): void {
+    this.settledListener = listener;
+  }
+
   async hold(amount: MicroCredits): Promise<void> {
+    const now = Date.now();
+    const caps = this.info.spendCaps;
+    const periods = spendPeriods(now);
+    const capped: HoldCaps | undefined = caps ? { keyId: this.info.keyId, caps, dayStart: periods.dayStart, monthStart: periods.monthStart } : undefined;
     const outcome = await this.ledger.hold({
       requestId: this.info.requestId,
       userId: this.info.userId,
       amount,
-      expiresAt: new Date(Date.now() + this.holdTtlMs),
+      expiresAt: new Date(now + this.holdTtlMs),
       // Remembered with the hold so that, should this process die, the sweeper can write this request's receipt.
       meta: { keyId: this.info.keyId, model: this.info.model.config.id, endpoint: this.info.endpoint, stream: this.info.stream },
+      ...(capped ? { caps: capped } : {}),
     });
+    if (!outcome.ok && outcome.cap) throw spendLimitError(outcome.cap, amount, now);
     if (!outcome.ok) {
       throw new GatewayError(
         'insufficient_quota',
@@ -76,6 +106,14 @@ export class BillingSession {
   async settle(outcome: Outcome): Promise<MicroCredits> {
     if (this.settled) return this.charged;
     this.settled = true;
+    try {
+      return await this.book(outcome);
+    } finally {
+      this.settledListener?.(outcome.usage);
+    }
+  }
+
+  private async book(outcome: Outcome): Promise<MicroCredits> {
     const charge = this.chargeFor(outcome.usage);
     const u = outcome.usage;
     const result = await this.ledger.settle({
@@ -113,7 +151,13 @@ export class BillingSession {
 
   /** Releases the whole hold (upstream failure, or anything thrown before a response). */
   async release(error: unknown, where: { provider?: string | null; channel?: string | null; attempts?: string | null } = {}): Promise<void> {
-    if (this.settled || this.held === 0n) return;
+    if (this.settled) return;
+    if (this.held === 0n) {
+      // Nothing was held (or the hold was refused): nothing to book, but the request is over.
+      this.settled = true;
+      this.settledListener?.(undefined);
+      return;
+    }
     const status = error instanceof GatewayError ? error.status : 500;
     const code = error instanceof GatewayError ? error.code : error instanceof Error && error.name === 'ClientAbortError' ? 'client_closed' : 'internal_error';
     await this.settle({

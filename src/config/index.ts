@@ -113,12 +113,22 @@ export interface HoldSweepConfig {
 export const DEFAULT_HOLD_TTL_MS = 15 * 60 * 1000;
 export const DEFAULT_HOLD_SWEEP: Readonly<HoldSweepConfig> = Object.freeze({ intervalMs: 30_000, batch: 500 });
 
+/** Rate limits (limits/limiter.ts). */
+export interface LimitsConfig {
+  /** Every account's limits (null: none of that kind); a key's scopes add its own. */
+  account: Readonly<{ rpm: number | null; tpm: number | null; concurrency: number | null }>;
+  /** A concurrent-request slot held in Redis and not renewed for this long is freed (a crashed replica's). */
+  concurrencyLeaseMs: number;
+}
+
 export interface Config {
   host: string;
   port: number;
   dataDir: string;
   databaseUrl: string;
   redisUrl: string | undefined;
+  /** Prefix of every Redis key and pub/sub channel (SWITCHYARD_REDIS_PREFIX; replicas of one gateway share it). */
+  redisPrefix: string;
   adminToken: string;
   /** Where the admin token was read from (printed at start-up; never the token itself). */
   adminTokenSource: string;
@@ -136,6 +146,7 @@ export interface Config {
   models: readonly ModelConfig[];
   health: Readonly<HealthConfig>;
   routing: Readonly<RoutingConfig>;
+  limits: Readonly<LimitsConfig>;
 }
 
 const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 1_000, firstByteMs: 60_000, idleMs: 60_000, adaptiveFirstByte: false };
@@ -325,6 +336,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     dataDir,
     databaseUrl,
     redisUrl: env.REDIS_URL || undefined,
+    redisPrefix: env.SWITCHYARD_REDIS_PREFIX || 'sy:',
     adminToken: admin.value,
     adminTokenSource: admin.source,
     secret: secret.value,
@@ -341,5 +353,13 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     models: Object.freeze(models),
     health: Object.freeze(health),
     routing: Object.freeze({ maxAttempts: file.routing?.max_attempts ?? 3, deadlineMs: file.routing?.deadline_ms ?? 120_000 }),
+    limits: Object.freeze({
+      account: Object.freeze({
+        rpm: file.limits?.account?.rpm ?? null,
+        tpm: file.limits?.account?.tpm ?? null,
+        concurrency: file.limits?.account?.concurrency ?? null,
+      }),
+      concurrencyLeaseMs: file.limits?.concurrency_lease_ms ?? 60_000,
+    }),
   });
 }

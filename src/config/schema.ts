@@ -105,12 +105,22 @@ export const holdsSchema = z.strictObject({
   sweep_batch: z.number().int().min(1).max(10_000).optional(),
 });
 
+const perMinute = z.number().int().min(1).max(1_000_000_000);
+
+/** Rate limits (limits/): every account's, by default; keys add their own in their scopes. */
+export const limitsSchema = z.strictObject({
+  account: z.strictObject({ rpm: perMinute.optional(), tpm: perMinute.optional(), concurrency: perMinute.optional() }).optional(),
+  /** A concurrent-request slot not renewed for this long is freed (a crashed replica's). */
+  concurrency_lease_ms: z.number().int().min(3_000).max(3_600_000).optional(),
+});
+
 export const fileSchema = z.strictObject({
   providers: z.array(providerSchema).default([]),
   models: z.array(modelSchema).default([]),
   health: healthSchema.optional(),
   routing: routingSchema.optional(),
   holds: holdsSchema.optional(),
+  limits: limitsSchema.optional(),
 });
 
 export type FileConfig = z.infer<typeof fileSchema>;

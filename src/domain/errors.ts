@@ -7,6 +7,9 @@ export type ErrorType =
   | 'not_found_error'
   | 'insufficient_quota'
   | 'rate_limit_error'
+  /** OpenAI's types for its own rate limits (429 rate_limit_exceeded): which limit refused. */
+  | 'requests'
+  | 'tokens'
   | 'upstream_error'
   | 'timeout_error'
   | 'server_error';
@@ -25,6 +28,8 @@ export const ERROR_CATALOGUE = {
   invalid_json: { status: 400, type: 'invalid_request_error', failover: false, blameChannel: false },
   invalid_api_key: { status: 401, type: 'authentication_error', failover: false, blameChannel: false },
   insufficient_quota: { status: 402, type: 'insufficient_quota', failover: false, blameChannel: false },
+  /** A key's spend cap (per day, month or in total) does not cover the request's worst case. */
+  spend_limit_exceeded: { status: 402, type: 'insufficient_quota', failover: false, blameChannel: false },
   permission_denied: { status: 403, type: 'permission_error', failover: false, blameChannel: false },
   account_suspended: { status: 403, type: 'permission_error', failover: false, blameChannel: false },
   model_not_found: { status: 404, type: 'not_found_error', failover: false, blameChannel: false },
@@ -62,14 +67,14 @@ export class GatewayError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    options: { param?: string | null; status?: number; retryAfter?: number; cause?: unknown } = {},
+    options: { param?: string | null; status?: number; retryAfter?: number; cause?: unknown; type?: ErrorType } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     const entry: CatalogueEntry = ERROR_CATALOGUE[code];
     this.name = 'GatewayError';
     this.code = code;
     this.status = options.status ?? entry.status;
-    this.type = entry.type;
+    this.type = options.type ?? entry.type;
     this.param = options.param ?? null;
     this.failover = entry.failover;
     this.blameChannel = entry.blameChannel;

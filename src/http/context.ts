@@ -4,6 +4,7 @@ import type { AuthContext, KeyAuthenticator } from '../accounts/authenticator.ts
 import type { Catalogue, PricedModel } from '../billing/catalogue.ts';
 import type { Config } from '../config/index.ts';
 import { GatewayError } from '../domain/errors.ts';
+import type { Limiter } from '../limits/limiter.ts';
 import type { ChannelTable } from '../routing/channels.ts';
 import type { ChannelHealth } from '../routing/health.ts';
 import type { Store } from '../storage/types.ts';
@@ -18,6 +19,8 @@ export interface AppDeps {
   health: ChannelHealth;
   upstream: UpstreamClient;
   authenticator: KeyAuthenticator;
+  /** Rate limits per key and account (memory, or Redis across replicas). */
+  limiter: Limiter;
   logger: Logger;
 }
 

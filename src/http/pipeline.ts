@@ -6,7 +6,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { countTokens } from 'gpt-tokenizer';
-import { BillingSession, type Outcome } from '../billing/session.ts';
+import type { BillingSession, Outcome } from '../billing/session.ts';
 import { quoteChat, type Quote } from '../billing/quote.ts';
 import { GatewayError } from '../domain/errors.ts';
 import { formatCredits } from '../domain/money.ts';
@@ -21,6 +21,7 @@ import { plan } from '../routing/plan.ts';
 import { ClientAbortError, toFailure, UpstreamFailureError } from '../upstream/client.ts';
 import type { AuthContext } from '../accounts/authenticator.ts';
 import type { PricedModel } from '../billing/catalogue.ts';
+import { admitAndHold } from './admission.ts';
 import { requireAuth, resolveModel, type AppDeps } from './context.ts';
 import { attemptsHeader, cancelOnClientClose } from './routes/v1/common.ts';
 import { StreamWriter } from './sse-writer.ts';
@@ -279,12 +280,7 @@ export async function runChat(deps: AppDeps, request: FastifyRequest, reply: Fas
   const byId = new Map(candidates.map((m) => [m.config.id, m]));
   const quotes = candidates.map((m) => quoteChat(decoded.canonical, m));
   const quote = quotes.reduce((a, b) => (b.hold > a.hold ? b : a));
-  const session = new BillingSession(
-    deps.store.ledger,
-    { requestId: request.id, userId: auth.userId, keyId: auth.keyId, model, endpoint: dialect.endpoint, stream: decoded.stream, startedAt },
-    deps.config.holdTtlMs,
-  );
-  await session.hold(quote.hold);
+  const session = await admitAndHold(deps, request, reply, { auth, model, endpoint: dialect.endpoint, stream: decoded.stream, startedAt, quote });
   const signal = cancelOnClientClose(reply);
   const modelOf = (ch: Channel): PricedModel => byId.get(ch.model) ?? model;
   const callFor = (ch: Channel): CallContext => ({ settings: ch.settings, upstreamModel: ch.upstreamModel, stream: decoded.stream, maxOutputTokens: modelOf(ch).config.maxOutputTokens });

@@ -10,7 +10,9 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ColumnType, Generated } from 'kysely';
-import type { LedgerEntry, LedgerKind, UsageEvent, UsageStatus, UserRecord, UserStatus, ApiKeyRecord } from './types.ts';
+import type {
+  ApiKeyRecord, KeyRateLimits, LedgerEntry, LedgerKind, SpendCaps, UsageEvent, UsageStatus, UserRecord, UserRole, UserStatus,
+} from './types.ts';
 
 /** Epoch milliseconds or a money amount in a BIGINT column. */
 type Big = ColumnType<bigint, bigint | number, bigint | number>;
@@ -25,6 +27,8 @@ export interface UsersTable {
   status: string;
   balance: Big;
   created_at: Big;
+  /** 'user' | 'admin' (migration 0006). */
+  role: ColumnType<string, string | undefined, string>;
 }
 
 export interface ApiKeysTable {
@@ -40,6 +44,35 @@ export interface ApiKeysTable {
   last_used_at: BigNull;
   /** After this instant the key no longer authenticates (rotation overlap, key expiry); null: never. */
   expires_at: BigNull;
+  /** Spend caps in micro-credits (migration 0006); null: no cap. */
+  spend_cap_day: BigNull;
+  spend_cap_month: BigNull;
+  spend_cap_total: BigNull;
+  /** The key's own rate limits; null: none. */
+  limit_rpm: IntNull;
+  limit_tpm: IntNull;
+  limit_concurrency: IntNull;
+}
+
+/** Spend counted against a capped key's caps: captured cost + open holds, per period (migration 0006). */
+export interface KeySpendTable {
+  key_id: string;
+  day_start: Big;
+  day_amount: Big;
+  month_start: Big;
+  month_amount: Big;
+  total_amount: Big;
+}
+
+export interface AuditLogTable {
+  id: Generated<bigint>;
+  actor: string;
+  action: string;
+  target: string | null;
+  /** JSON object. */
+  details: string | null;
+  ip: string | null;
+  created_at: Big;
 }
 
 export interface LedgerTable {
@@ -67,6 +100,10 @@ export interface HoldsTable {
   model: string | null;
   endpoint: string | null;
   stream: ColumnType<boolean | number | bigint | null, boolean | number | null, boolean | number | null>;
+  /** The capped key whose spend this hold was counted in, and the periods it was counted in (migration 0006). */
+  cap_key_id: ColumnType<string | null, string | null | undefined, string | null>;
+  cap_day_start: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+  cap_month_start: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
 }
 
 export interface UsageEventsTable {
@@ -139,6 +176,8 @@ export interface Database {
   usage_events: UsageEventsTable;
   model_prices: ModelPricesTable;
   notifications: NotificationsTable;
+  key_spend: KeySpendTable;
+  audit_log: AuditLogTable;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -187,6 +226,31 @@ export function toUserStatus(value: string): UserStatus {
   return USER_STATUSES.has(value) ? (value as UserStatus) : 'suspended';
 }
 
+export function toUserRole(value: unknown): UserRole {
+  // Anything unknown is an ordinary user: fail closed.
+  return value === 'admin' ? 'admin' : 'user';
+}
+
+/** The spend-cap and rate-limit columns of api_keys, as the store reads them on both dialects. */
+export interface KeyLimitColumns {
+  spend_cap_day: unknown; spend_cap_month: unknown; spend_cap_total: unknown;
+  limit_rpm: unknown; limit_tpm: unknown; limit_concurrency: unknown;
+}
+
+export const KEY_LIMIT_COLUMNS = [
+  'spend_cap_day', 'spend_cap_month', 'spend_cap_total', 'limit_rpm', 'limit_tpm', 'limit_concurrency',
+] as const;
+
+const toBigOrNull = (value: unknown): bigint | null => (value === null || value === undefined ? null : toBig(value));
+
+export function mapSpendCaps(row: KeyLimitColumns): SpendCaps {
+  return { day: toBigOrNull(row.spend_cap_day), month: toBigOrNull(row.spend_cap_month), total: toBigOrNull(row.spend_cap_total) };
+}
+
+export function mapRateLimits(row: KeyLimitColumns): KeyRateLimits {
+  return { rpm: toNumOrNull(row.limit_rpm), tpm: toNumOrNull(row.limit_tpm), concurrency: toNumOrNull(row.limit_concurrency) };
+}
+
 const LEDGER_KINDS: ReadonlySet<string> = new Set<LedgerKind>([
   'topup', 'grant', 'hold', 'capture', 'release', 'refund', 'adjustment',
 ]);
@@ -204,21 +268,25 @@ export function toUsageStatus(value: string): UsageStatus {
 // ---------------------------------------------------------------------------------------------------
 // Row mappers (rows as selected by Kysely with `selectAll()`).
 
-export function mapUser(row: { id: string; email: string; status: string; balance: unknown; created_at: unknown }): UserRecord {
+export function mapUser(row: { id: string; email: string; status: string; role?: unknown; balance: unknown; created_at: unknown }): UserRecord {
   return {
     id: row.id,
     email: row.email,
     status: toUserStatus(row.status),
+    role: toUserRole(row.role),
     balance: toBig(row.balance),
     createdAt: toDate(row.created_at),
   };
 }
 
-export function mapKey(row: {
-  id: string; user_id: string; name: string; prefix: string;
+export function mapKey(row: KeyLimitColumns & {
+  id: string; user_id: string; name: string; prefix: string; allowed_models: string | null;
   created_at: unknown; revoked_at: unknown; last_used_at: unknown; expires_at: unknown;
 }): ApiKeyRecord {
   return {
+    allowedModels: parseAllowedModels(row.allowed_models),
+    spendCaps: mapSpendCaps(row),
+    rateLimits: mapRateLimits(row),
     id: row.id,
     userId: row.user_id,
     name: row.name,

@@ -31,9 +31,18 @@
 //   With a paymentId, (paymentId, kind) is unique: a replayed webhook changes nothing and returns the
 //   current balance.
 // - Request-driven entries have actor null; admin credits carry the caller's actor and reason.
+// - Spend caps (docs/decisions/0013-key-spend-caps.md). A hold with `caps` (a capped key) also counts against
+//   the key's key_spend row, in the same transaction (SQLite) / statement (PostgreSQL: sy_hold_capped) as the
+//   debit: the row's period amounts (captured + open holds; a period older than the request's starts from 0)
+//   plus H must stay within every cap that is set, else {ok:false, balance, cap: {period, limit, spent}} and
+//   nothing is written. The balance is checked first (a short balance reports no cap). On success every period
+//   amount grows by H and the hold records the key and the period starts it was counted in. Settle gives back
+//   H - C, the sweeper H, to each period the hold was counted in if that period is still the row's current
+//   one (a period that has ended keeps what it counted). Lock order: users → key_spend on hold, holds → users
+//   → key_spend on settle and expiry.
 
 import type { MicroCredits } from '../domain/money.ts';
-import type { HoldRequest, SettleRequest } from './types.ts';
+import type { CapRefusal, HoldCaps, HoldRequest, SettleRequest } from './types.ts';
 
 export class InsufficientBalanceError extends Error {
   override readonly name = 'InsufficientBalanceError';
@@ -105,4 +114,44 @@ export function checkCredit(input: CreditInput): void {
 export function checkLimit(limit: number): number {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError('storage: limit must be a non-negative integer');
   return limit;
+}
+
+/** A key_spend row (micro-credits; period starts in epoch ms). */
+export interface SpendRow {
+  day_start: bigint;
+  day_amount: bigint;
+  month_start: bigint;
+  month_amount: bigint;
+  total_amount: bigint;
+}
+
+/**
+ * The spend-cap check of a capped hold (SQLite; sy_hold_capped in migration 0006 is the same on PostgreSQL):
+ * the key's row after counting `amount`, or the cap that refuses it.
+ */
+export function reserveSpend(row: SpendRow | undefined, hold: HoldCaps, amount: MicroCredits): { next: SpendRow } | { refused: CapRefusal } {
+  const dayStart = BigInt(hold.dayStart);
+  const monthStart = BigInt(hold.monthStart);
+  // A newer period starts from zero; a replica whose clock is behind counts into the newer period.
+  const freshDay = !row || row.day_start < dayStart;
+  const freshMonth = !row || row.month_start < monthStart;
+  const current = {
+    day_start: freshDay ? dayStart : row.day_start,
+    day_amount: freshDay ? 0n : row.day_amount,
+    month_start: freshMonth ? monthStart : row.month_start,
+    month_amount: freshMonth ? 0n : row.month_amount,
+    total_amount: row?.total_amount ?? 0n,
+  };
+  const { caps } = hold;
+  if (caps.day !== null && current.day_amount + amount > caps.day) return { refused: { period: 'day', limit: caps.day, spent: current.day_amount } };
+  if (caps.month !== null && current.month_amount + amount > caps.month) return { refused: { period: 'month', limit: caps.month, spent: current.month_amount } };
+  if (caps.total !== null && current.total_amount + amount > caps.total) return { refused: { period: 'total', limit: caps.total, spent: current.total_amount } };
+  return {
+    next: {
+      ...current,
+      day_amount: current.day_amount + amount,
+      month_amount: current.month_amount + amount,
+      total_amount: current.total_amount + amount,
+    },
+  };
 }

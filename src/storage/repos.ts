@@ -7,18 +7,21 @@
 import { sql, type Kysely } from 'kysely';
 import type { MicroCredits } from '../domain/money.ts';
 import type {
-  ApiKeyRecord, LedgerCheck, LedgerEntry, NewNotification, NotificationRecord, NotificationsRepo, UsageEvent, UsageRepo, UserRecord,
-  UserStatus,
+  ApiKeyRecord, KeyScopesPatch, LedgerCheck, LedgerEntry, NewNotification, NotificationRecord, NotificationsRepo, UsageEvent,
+  UsageRepo, UserFilter, UserRecord, UserRole, UserStatus,
 } from './types.ts';
 import {
   LEDGER_COLUMNS, StorageConflictError, isUniqueViolation, mapKey, mapLedger, mapUsage, mapUser, newKeyId, newNotificationId,
   newUserId, toBig, toDate, toDateOrNull, toNum, type Database,
 } from './db.ts';
 import { checkLimit } from './ledger.ts';
+import { KEY_COLUMNS, scopeColumns } from './scopes.ts';
+
+export { getKey, keySpend, setKeyScopes } from './scopes.ts';
 
 export function createUser(db: Kysely<Database>) {
   return async (email: string): Promise<UserRecord> => {
-    const row = { id: newUserId(), email, status: 'active', balance: 0n, created_at: Date.now() };
+    const row = { id: newUserId(), email, status: 'active', role: 'user', balance: 0n, created_at: Date.now() };
     try {
       await db.insertInto('users').values(row).execute();
     } catch (error) {
@@ -36,11 +39,20 @@ export function getUser(db: Kysely<Database>) {
   };
 }
 
+/** A LIKE pattern (escape character: backslash) matching `text` anywhere, `%` and `_` literally. */
+function likeSubstring(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 export function listUsers(db: Kysely<Database>) {
-  return async (page: { limit: number; offset: number }): Promise<UserRecord[]> => {
-    const rows = await db
-      .selectFrom('users')
-      .selectAll()
+  return async (page: UserFilter): Promise<UserRecord[]> => {
+    let query = db.selectFrom('users').selectAll();
+    if (page.email !== undefined && page.email !== '') {
+      query = query.where(sql<boolean>`lower(email) LIKE ${likeSubstring(page.email)} ESCAPE '\\'`);
+    }
+    if (page.status !== undefined) query = query.where('status', '=', page.status);
+    if (page.role !== undefined) query = query.where('role', '=', page.role);
+    const rows = await query
       .orderBy('created_at')
       .orderBy('id')
       .limit(checkLimit(page.limit))
@@ -57,9 +69,16 @@ export function setUserStatus(db: Kysely<Database>) {
   };
 }
 
+export function setUserRole(db: Kysely<Database>) {
+  return async (id: string, role: UserRole): Promise<boolean> => {
+    const result = await db.updateTable('users').set({ role }).where('id', '=', id).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  };
+}
+
 export function createKey(db: Kysely<Database>) {
   return async (input: {
-    userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null;
+    userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null; scopes?: KeyScopesPatch;
   }): Promise<ApiKeyRecord> => {
     const row = {
       id: newKeyId(),
@@ -72,6 +91,13 @@ export function createKey(db: Kysely<Database>) {
       revoked_at: null,
       last_used_at: null,
       expires_at: null,
+      spend_cap_day: null,
+      spend_cap_month: null,
+      spend_cap_total: null,
+      limit_rpm: null,
+      limit_tpm: null,
+      limit_concurrency: null,
+      ...scopeColumns(input.scopes ?? {}),
     };
     try {
       await db.insertInto('api_keys').values(row).execute();
@@ -83,8 +109,6 @@ export function createKey(db: Kysely<Database>) {
   };
 }
 
-const KEY_COLUMNS = ['id', 'user_id', 'name', 'prefix', 'created_at', 'revoked_at', 'last_used_at', 'expires_at'] as const;
-
 export function listKeysByUser(db: Kysely<Database>) {
   return async (userId: string): Promise<ApiKeyRecord[]> => {
     const rows = await db
@@ -95,13 +119,6 @@ export function listKeysByUser(db: Kysely<Database>) {
       .orderBy('id')
       .execute();
     return rows.map(mapKey);
-  };
-}
-
-export function getKey(db: Kysely<Database>) {
-  return async (id: string): Promise<ApiKeyRecord | undefined> => {
-    const row = await db.selectFrom('api_keys').select(KEY_COLUMNS).where('id', '=', id).executeTakeFirst();
-    return row && mapKey(row);
   };
 }
 
@@ -258,7 +275,8 @@ export function usageRepo(db: Kysely<Database>): UsageRepo {
   };
 }
 
-function parseData(value: string | null): Record<string, unknown> | null {
+/** A JSON object column (notifications.data, audit_log.details); anything else reads as null. */
+export function parseData(value: string | null): Record<string, unknown> | null {
   if (value === null) return null;
   const parsed: unknown = JSON.parse(value);
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;

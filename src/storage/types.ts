@@ -5,17 +5,54 @@ import type { MicroCredits } from '../domain/money.ts';
 import type { ModelPrice, PriceRates } from '../domain/usage.ts';
 
 export type UserStatus = 'active' | 'suspended';
+/** `admin` users may administer the gateway (the console's admin views); `user` is everyone else. */
+export type UserRole = 'user' | 'admin';
 
 export interface UserRecord {
   id: string;
   email: string;
   status: UserStatus;
+  role: UserRole;
   /** Available balance in micro-credits (active holds already deducted). */
   balance: MicroCredits;
   createdAt: Date;
 }
 
-export interface ApiKeyRecord {
+/** A key's spend caps in micro-credits per UTC day, per UTC month and in total; null: no cap of that kind. */
+export interface SpendCaps {
+  day: MicroCredits | null;
+  month: MicroCredits | null;
+  total: MicroCredits | null;
+}
+
+export type SpendPeriod = keyof SpendCaps;
+
+/** A key's own rate limits; null: no limit of that kind (the account's limits still apply). */
+export interface KeyRateLimits {
+  rpm: number | null;
+  tpm: number | null;
+  concurrency: number | null;
+}
+
+/** What a key may do: its models, spend caps, rate limits and expiry. */
+export interface KeyScopes {
+  /** null: every model. */
+  allowedModels: string[] | null;
+  spendCaps: SpendCaps;
+  rateLimits: KeyRateLimits;
+  /** null: never expires. */
+  expiresAt: Date | null;
+}
+
+/** A change of scopes: an absent field stays as it is, null clears it. */
+export interface KeyScopesPatch {
+  allowedModels?: string[] | null;
+  spendCaps?: Partial<SpendCaps>;
+  rateLimits?: Partial<KeyRateLimits>;
+  expiresAt?: Date | null;
+}
+
+export interface ApiKeyRecord extends KeyScopes {
   id: string;
   userId: string;
   name: string;
@@ -24,8 +61,6 @@ export interface ApiKeyRecord {
   createdAt: Date;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
-  /** null: never expires. */
-  expiresAt: Date | null;
 }
 
 /** What authentication needs, found by the key's SHA-256 hash in one lookup. */
@@ -38,6 +73,15 @@ export interface KeyAuthRecord {
   allowedModels: string[] | null;
   /** null: never expires. */
   expiresAt: Date | null;
+  spendCaps: SpendCaps;
+  rateLimits: KeyRateLimits;
+}
+
+/** What a capped key has spent or reserved (open holds) in the current periods, micro-credits. */
+export interface KeySpend {
+  day: MicroCredits;
+  month: MicroCredits;
+  total: MicroCredits;
 }
 
 export type LedgerKind = 'topup' | 'grant' | 'hold' | 'capture' | 'release' | 'refund' | 'adjustment';
@@ -102,9 +146,26 @@ export interface HoldRequest {
   expiresAt: Date;
   /** Without it, an expired hold is released with no usage event (nothing to attribute it to). */
   meta?: HoldMeta;
+  /** A capped key: the hold also counts against its caps, atomically with the debit (see ledger.ts). */
+  caps?: HoldCaps;
 }
 
-export type HoldOutcome = { ok: true } | { ok: false; balance: MicroCredits };
+export interface HoldCaps {
+  keyId: string;
+  caps: SpendCaps;
+  /** Epoch ms of the current UTC day's and UTC month's first instant (spendPeriods in ledger.ts). */
+  dayStart: number;
+  monthStart: number;
+}
+
+/** Which cap refused a hold, and what that period had already counted (captured + open holds). */
+export interface CapRefusal {
+  period: SpendPeriod;
+  limit: MicroCredits;
+  spent: MicroCredits;
+}
+
+export type HoldOutcome = { ok: true } | { ok: false; balance: MicroCredits; cap?: CapRefusal };
 
 export interface SettleRequest {
   requestId: string;
@@ -140,23 +201,42 @@ export interface LedgerCheck {
   unreleasedHoldAmount: MicroCredits;
 }
 
+export interface UserFilter {
+  limit: number;
+  offset: number;
+  /** Case-insensitive substring of the email. */
+  email?: string;
+  status?: UserStatus;
+  role?: UserRole;
+}
+
 export interface UsersRepo {
   create(email: string): Promise<UserRecord>;
   get(id: string): Promise<UserRecord | undefined>;
-  list(page: { limit: number; offset: number }): Promise<UserRecord[]>;
+  /** Oldest first; every filter optional. */
+  list(filter: UserFilter): Promise<UserRecord[]>;
   /** Suspends or reactivates a user (a suspended user's keys authenticate as `userStatus: 'suspended'`); false when no such user. */
   setStatus(id: string, status: UserStatus): Promise<boolean>;
+  /** false when no such user. */
+  setRole(id: string, role: UserRole): Promise<boolean>;
 }
 
 export interface KeysRepo {
-  /** allowedModels: omitted or null = every model. */
-  create(input: { userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null }): Promise<ApiKeyRecord>;
+  /** allowedModels: omitted or null = every model; scopes: omitted fields = no limit. */
+  create(input: { userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null; scopes?: KeyScopesPatch }): Promise<ApiKeyRecord>;
   listByUser(userId: string): Promise<ApiKeyRecord[]>;
   get(id: string): Promise<ApiKeyRecord | undefined>;
   /** Hot path: one indexed lookup. */
   findByHash(hash: string): Promise<KeyAuthRecord | undefined>;
   /** Sets (or clears, with null) the instant after which the key stops working; false when no such key. */
   setExpiry(id: string, expiresAt: Date | null): Promise<boolean>;
+  /**
+   * Changes a key's scopes (absent fields unchanged); undefined when no such key. A key that gets its first
+   * spend cap starts counting from what it was charged in the current periods (its usage events).
+   */
+  setScopes(id: string, patch: KeyScopesPatch): Promise<ApiKeyRecord | undefined>;
+  /** What a capped key has counted in the periods containing `now`; zeros for a key never capped. */
+  spend(id: string, now: Date): Promise<KeySpend>;
   /** Sets revoked_at once; false when no such key or already revoked. */
   revoke(id: string): Promise<boolean>;
   /** Batched, off the hot path. */
@@ -293,6 +373,27 @@ export interface NotificationsRepo {
   markRead(userId: string, id: string): Promise<boolean>;
 }
 
+export interface AuditEntry {
+  id: string;
+  /** 'admin-token', or the id of the user who acted. */
+  actor: string;
+  /** e.g. user.create, user.update, credits.adjust, key.create, key.update, key.revoke */
+  action: string;
+  target: string | null;
+  /** What changed; metadata only, never a secret. */
+  details: Record<string, unknown> | null;
+  ip: string | null;
+  createdAt: Date;
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'createdAt'>;
+
+export interface AuditRepo {
+  record(entry: NewAuditEntry): Promise<void>;
+  /** Newest first. */
+  list(filter: { limit: number; beforeId?: string; actor?: string; action?: string; target?: string }): Promise<AuditEntry[]>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly users: UsersRepo;
@@ -301,6 +402,7 @@ export interface Store {
   readonly usage: UsageRepo;
   readonly prices: PricesRepo;
   readonly notifications: NotificationsRepo;
+  readonly audit: AuditRepo;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }

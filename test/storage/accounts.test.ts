@@ -65,6 +65,7 @@ describe.each(storeBackends())('accounts on $name', (backend) => {
 
     expect(await store.keys.findByHash(hash)).toEqual({
       keyId: key.id, userId: user.id, revoked: false, userStatus: 'active', allowedModels: null, expiresAt: null,
+      spendCaps: { day: null, month: null, total: null }, rateLimits: { rpm: null, tpm: null, concurrency: null },
     });
     expect(await store.keys.findByHash(sha256('an unknown key'))).toBeUndefined();
   });

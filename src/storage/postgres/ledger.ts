@@ -3,19 +3,26 @@
 
 import type pg from 'pg';
 import type { MicroCredits } from '../../domain/money.ts';
-import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
-import { isUniqueViolation, parseAllowedModels, toDateOrNull, toUserStatus } from '../db.ts';
+import type { HoldCaps, HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, SpendPeriod, UsageEvent } from '../types.ts';
+import { isUniqueViolation, mapRateLimits, mapSpendCaps, parseAllowedModels, toDateOrNull, toUserStatus, type KeyLimitColumns } from '../db.ts';
 import {
   EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
   checkSettle,
 } from '../ledger.ts';
-import { CREDIT, EXPIRE, EXPIRED_CANDIDATES, FIND_KEY, HOLD, SETTLE, TOUCH } from './queries.ts';
+import { CREDIT, EXPIRE, EXPIRED_CANDIDATES, FIND_KEY, HOLD, HOLD_CAPPED, SETTLE, TOUCH } from './queries.ts';
 import { USAGE_COLUMNS, usageRow, type UsageValue } from '../db.ts';
 
-interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; expires_at: bigint | null; allowed_models: string | null; user_status: string }
+interface KeyRow extends KeyLimitColumns { id: string; user_id: string; revoked_at: bigint | null; expires_at: bigint | null; allowed_models: string | null; user_status: string }
 interface HoldResult { debited: bigint | null; balance: bigint | null; existed: boolean }
+interface CappedHoldResult { o_status: 'ok' | 'exists' | 'balance' | SpendPeriod; o_balance: bigint | null; o_spent: bigint | null }
 interface SettleResult { held: bigint; charged: bigint }
 interface CreditResult { credited: bigint | null; balance: bigint | null; duplicate: boolean }
+
+/** The request's metadata kept with its hold (key, model, endpoint, stream), for the sweeper's usage event. */
+function metaValues(input: HoldRequest): Array<string | boolean | null> {
+  const meta = input.meta;
+  return [meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta?.stream ?? null];
+}
 
 function usageValues(u: UsageEvent): UsageValue[] {
   const row = usageRow(u);
@@ -23,6 +30,31 @@ function usageValues(u: UsageEvent): UsageValue[] {
 }
 
 export function pgOps(pool: pg.Pool) {
+  /** A capped key's hold: one call of sy_hold_capped (migration 0006), semantics in ../ledger.ts. */
+  async function holdCapped(input: HoldRequest, caps: HoldCaps): Promise<HoldOutcome> {
+    const c = caps.caps;
+    const values = [
+      input.requestId, input.userId, input.amount, input.expiresAt.getTime(), Date.now(),
+      caps.keyId, caps.dayStart, caps.monthStart, c.day, c.month, c.total, ...metaValues(input),
+    ];
+    let row: CappedHoldResult | undefined;
+    try {
+      row = (await pool.query<CappedHoldResult>({ ...HOLD_CAPPED, values })).rows[0];
+    } catch (error) {
+      // Lost a race against a concurrent hold with the same request id: that one holds, we are a replay.
+      if (isUniqueViolation(error)) return { ok: true };
+      throw error;
+    }
+    const status = row?.o_status;
+    if (status === 'ok' || status === 'exists') return { ok: true };
+    const balance = row?.o_balance ?? 0n;
+    if (status === 'day' || status === 'month' || status === 'total') {
+      const limit = c[status];
+      if (limit !== null) return { ok: false, balance, cap: { period: status, limit, spent: row?.o_spent ?? 0n } };
+    }
+    return { ok: false, balance };
+  }
+
   return {
     async findByHash(hash: string): Promise<KeyAuthRecord | undefined> {
       const { rows } = await pool.query<KeyRow>({ ...FIND_KEY, values: [hash] });
@@ -35,6 +67,8 @@ export function pgOps(pool: pg.Pool) {
         userStatus: toUserStatus(row.user_status),
         allowedModels: parseAllowedModels(row.allowed_models),
         expiresAt: toDateOrNull(row.expires_at),
+        spendCaps: mapSpendCaps(row),
+        rateLimits: mapRateLimits(row),
       };
     },
 
@@ -47,11 +81,8 @@ export function pgOps(pool: pg.Pool) {
 
     async hold(input: HoldRequest): Promise<HoldOutcome> {
       checkHold(input);
-      const meta = input.meta;
-      const values = [
-        input.requestId, input.userId, input.amount, input.expiresAt.getTime(), Date.now(),
-        meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta?.stream ?? null,
-      ];
+      if (input.caps) return holdCapped(input, input.caps);
+      const values = [input.requestId, input.userId, input.amount, input.expiresAt.getTime(), Date.now(), ...metaValues(input)];
       try {
         const { rows } = await pool.query<HoldResult>({ ...HOLD, values });
         const row = rows[0];

@@ -8,8 +8,9 @@
 import { USAGE_COLUMNS } from '../db.ts';
 
 export const FIND_KEY = {
-  name: 'sy_find_key_v2',
-  text: `SELECT k.id, k.user_id, k.revoked_at, k.expires_at, k.allowed_models, u.status AS user_status
+  name: 'sy_find_key_v3',
+  text: `SELECT k.id, k.user_id, k.revoked_at, k.expires_at, k.allowed_models, u.status AS user_status,
+                k.spend_cap_day, k.spend_cap_month, k.spend_cap_total, k.limit_rpm, k.limit_tpm, k.limit_concurrency
            FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = $1`,
 };
 
@@ -36,6 +37,26 @@ export const HOLD = {
            EXISTS (SELECT 1 FROM holds WHERE request_id = $1) AS existed`,
 };
 
+// A capped key's hold (spend caps, ../ledger.ts): the plpgsql function of migration 0006, one statement.
+// $1 request_id, $2 user_id, $3 amount, $4 expires_at ms, $5 now ms, $6 key_id, $7 day start ms, $8 month start
+// ms, $9 / $10 / $11 the day / month / total caps (null: none), $12–$15 the request's metadata (key, model,
+// endpoint, stream) kept with the hold for the sweeper's usage event, as in HOLD.
+export const HOLD_CAPPED = {
+  name: 'sy_hold_capped_v2',
+  text: `SELECT o_status, o_balance, o_spent FROM sy_hold_capped($1, $2, $3::bigint, $4::bigint, $5::bigint, $6,
+           $7::bigint, $8::bigint, $9::bigint, $10::bigint, $11::bigint, $12::text, $13::text, $14::text, $15::boolean)`,
+};
+
+// Gives a capped key's periods back what a finished hold did not capture ($back, from u's h columns): each
+// period the hold was counted in, if it is still the row's current one. Reads u, so the key_spend row is locked
+// after the users row (../ledger.ts: lock order). No row for an uncapped key's hold (cap_key_id null).
+const releaseSpend = (back: string): string => `ks AS (
+      UPDATE key_spend SET
+        day_amount = CASE WHEN key_spend.day_start = u.cap_day_start THEN GREATEST(key_spend.day_amount - ${back}, 0) ELSE key_spend.day_amount END,
+        month_amount = CASE WHEN key_spend.month_start = u.cap_month_start THEN GREATEST(key_spend.month_amount - ${back}, 0) ELSE key_spend.month_amount END,
+        total_amount = GREATEST(key_spend.total_amount - ${back}, 0)
+        FROM u WHERE key_spend.key_id = u.cap_key_id
+    )`;
 
 // $1 request_id, $2 charge, $3 now ms, then $4… the usage columns in USAGE_COLUMNS order ($4 + i).
 // usage.held ($16) is only used when no hold exists at all.
@@ -53,16 +74,16 @@ const usageValues = USAGE_COLUMNS.map((column, i) => {
 });
 
 export const SETTLE = {
-  name: 'sy_settle_v1',
+  name: 'sy_settle_v2',
   text: `WITH h AS (
       UPDATE holds SET status = CASE WHEN LEAST($2::bigint, amount) > 0 THEN 'settled' ELSE 'released' END
        WHERE request_id = $1 AND status = 'held'
-      RETURNING user_id, amount AS held, LEAST($2::bigint, amount) AS charged
+      RETURNING user_id, amount AS held, LEAST($2::bigint, amount) AS charged, cap_key_id, cap_day_start, cap_month_start
     ), u AS (
       UPDATE users SET balance = users.balance + h.held - h.charged
         FROM h WHERE users.id = h.user_id
-      RETURNING users.id AS user_id, users.balance AS balance, h.held, h.charged
-    ), l AS (
+      RETURNING users.id AS user_id, users.balance AS balance, h.held, h.charged, h.cap_key_id, h.cap_day_start, h.cap_month_start
+    ), ${releaseSpend('(u.held - u.charged)')}, l AS (
       INSERT INTO ledger (user_id, kind, amount, balance_after, request_id, created_at)
       SELECT user_id, 'release', held, balance + charged, $1, $3::bigint FROM u
       UNION ALL
@@ -84,11 +105,11 @@ export const EXPIRED_CANDIDATES = {
 // hold row lock then a user row lock, the same order as settle, so concurrent sweepers and settles cannot
 // deadlock. The request's usage event (status 'expired', see ../ledger.ts) comes from the hold's metadata.
 export const EXPIRE = {
-  name: 'sy_expire_v2',
+  name: 'sy_expire_v3',
   text: `WITH h AS (
       UPDATE holds SET status = 'expired'
        WHERE request_id = $1 AND status = 'held' AND expires_at < $2::bigint
-      RETURNING user_id, amount, key_id, model, endpoint, stream, created_at
+      RETURNING user_id, amount, key_id, model, endpoint, stream, created_at, cap_key_id, cap_day_start, cap_month_start
     ), e AS (
       INSERT INTO usage_events (request_id, user_id, key_id, model, provider, channel, endpoint, stream, input_tokens,
         cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, held, cost, price_version, status,
@@ -99,8 +120,8 @@ export const EXPIRE = {
       ON CONFLICT (request_id) DO NOTHING
     ), u AS (
       UPDATE users SET balance = users.balance + h.amount FROM h WHERE users.id = h.user_id
-      RETURNING users.id AS user_id, users.balance AS balance, h.amount
-    ), l AS (
+      RETURNING users.id AS user_id, users.balance AS balance, h.amount, h.cap_key_id, h.cap_day_start, h.cap_month_start
+    ), ${releaseSpend('u.amount')}, l AS (
       INSERT INTO ledger (user_id, kind, amount, balance_after, request_id, actor, reason, created_at)
       SELECT user_id, 'release', amount, balance, $1, $3, $4, $2::bigint FROM u
     )

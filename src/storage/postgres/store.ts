@@ -6,9 +6,10 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { Store } from '../types.ts';
 import type { Database } from '../db.ts';
 import { migrateToLatest } from '../migrations/index.ts';
+import { auditRepo } from '../audit.ts';
 import {
-  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, notificationsRepo, requestEntries,
-  revokeKey, setKeyExpiry, setUserStatus, sumEntries, usageRepo, verifyLedger,
+  createKey, createUser, getBalance, getKey, getUser, keySpend, listEntries, listKeysByUser, listUsers, notificationsRepo,
+  requestEntries, revokeKey, setKeyExpiry, setKeyScopes, setUserRole, setUserStatus, sumEntries, usageRepo, verifyLedger,
 } from '../repos.ts';
 import { pgOps } from './ledger.ts';
 import { pgReconcile } from './prices.ts';
@@ -65,13 +66,17 @@ export async function openPostgres(connectionString: string, options: PostgresOp
 
   return {
     dialect: 'postgres',
-    users: { create: createUser(kysely), get: getUser(kysely), list: listUsers(kysely), setStatus: setUserStatus(kysely) },
+    users: {
+      create: createUser(kysely), get: getUser(kysely), list: listUsers(kysely), setStatus: setUserStatus(kysely), setRole: setUserRole(kysely),
+    },
     keys: {
       create: createKey(kysely),
       listByUser: listKeysByUser(kysely),
       get: getKey(kysely),
       revoke: revokeKey(kysely),
       setExpiry: setKeyExpiry(kysely),
+      setScopes: setKeyScopes(kysely),
+      spend: keySpend(kysely),
       findByHash: ops.findByHash,
       touch: ops.touch,
     },
@@ -88,6 +93,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
     },
     usage: usageRepo(kysely),
     notifications: notificationsRepo(kysely),
+    audit: auditRepo(kysely),
     prices: pricesRepo(kysely, pgReconcile(kysely)),
     async migrate() {
       // Kysely's bookkeeping tables must live in the schema being migrated (see migrations/index.ts).

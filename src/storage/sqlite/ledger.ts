@@ -7,19 +7,22 @@
 
 import type BetterSqlite3 from 'better-sqlite3';
 import type { MicroCredits } from '../../domain/money.ts';
-import type { HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
-import { parseAllowedModels, toDateOrNull, toUserStatus, usageRow } from '../db.ts';
+import type { HoldCaps, HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
+import { mapRateLimits, mapSpendCaps, parseAllowedModels, toDateOrNull, toUserStatus, usageRow, type KeyLimitColumns } from '../db.ts';
 import {
   EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
-  checkSettle,
+  checkSettle, reserveSpend, type SpendRow,
 } from '../ledger.ts';
 
 type Db = BetterSqlite3.Database;
 
-interface KeyRow { id: string; user_id: string; revoked_at: bigint | null; expires_at: bigint | null; allowed_models: string | null; user_status: string }
+interface KeyRow extends KeyLimitColumns { id: string; user_id: string; revoked_at: bigint | null; expires_at: bigint | null; allowed_models: string | null; user_status: string }
 interface BalanceRow { balance: bigint }
 interface HoldRow { user_id: string; amount: bigint }
-interface ExpiredRow extends HoldRow { key_id: string | null; model: string | null; endpoint: string | null; stream: bigint | null; created_at: bigint }
+/** A finished hold, with the capped key and periods it was counted in (null: an uncapped key). */
+interface FinishedHold extends HoldRow { cap_key_id: string | null; cap_day_start: bigint | null; cap_month_start: bigint | null }
+/** An expired hold: also the request's metadata, for its 'expired' usage event. */
+interface ExpiredRow extends FinishedHold { key_id: string | null; model: string | null; endpoint: string | null; stream: bigint | null; created_at: bigint }
 interface IdRow { id: bigint }
 
 type LedgerParams = [string, string, bigint, bigint, string | null, string | null, string | null, string | null, number];
@@ -27,7 +30,8 @@ type LedgerParams = [string, string, bigint, bigint, string | null, string | nul
 function prepareAll(db: Db) {
   return {
     findKey: db.prepare<[string], KeyRow>(
-      `SELECT k.id, k.user_id, k.revoked_at, k.expires_at, k.allowed_models, u.status AS user_status
+      `SELECT k.id, k.user_id, k.revoked_at, k.expires_at, k.allowed_models, u.status AS user_status,
+              k.spend_cap_day, k.spend_cap_month, k.spend_cap_total, k.limit_rpm, k.limit_tpm, k.limit_concurrency
          FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?`,
     ),
     holdExists: db.prepare<[string], HoldRow>(`SELECT user_id, amount FROM holds WHERE request_id = ?`),
@@ -43,12 +47,35 @@ function prepareAll(db: Db) {
       `INSERT INTO ledger (user_id, kind, amount, balance_after, request_id, payment_id, actor, reason, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    finishHold: db.prepare<[string, string], HoldRow>(
-      `UPDATE holds SET status = ? WHERE request_id = ? AND status = 'held' RETURNING user_id, amount`,
+    finishHold: db.prepare<[string, string], FinishedHold>(
+      `UPDATE holds SET status = ? WHERE request_id = ? AND status = 'held'
+       RETURNING user_id, amount, cap_key_id, cap_day_start, cap_month_start`,
     ),
     expireHold: db.prepare<[string, number], ExpiredRow>(
       `UPDATE holds SET status = 'expired' WHERE request_id = ? AND status = 'held' AND expires_at < ?
-       RETURNING user_id, amount, key_id, model, endpoint, stream, created_at`,
+       RETURNING user_id, amount, cap_key_id, cap_day_start, cap_month_start, key_id, model, endpoint, stream, created_at`,
+    ),
+    // Spend caps (../ledger.ts): the capped key's row, its update after a capped hold, the capped hold itself,
+    // and what settle / the sweeper give back to the periods the hold was counted in.
+    spendRow: db.prepare<[string], SpendRow>(
+      `SELECT day_start, day_amount, month_start, month_amount, total_amount FROM key_spend WHERE key_id = ?`,
+    ),
+    putSpend: db.prepare<[string, bigint, bigint, bigint, bigint, bigint], unknown>(
+      `INSERT INTO key_spend (key_id, day_start, day_amount, month_start, month_amount, total_amount) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key_id) DO UPDATE SET day_start = excluded.day_start, day_amount = excluded.day_amount,
+         month_start = excluded.month_start, month_amount = excluded.month_amount, total_amount = excluded.total_amount`,
+    ),
+    insertCappedHold: db.prepare<[string, string, bigint, number, number, string | null, string | null, string | null, number | null, string, bigint, bigint], unknown>(
+      `INSERT INTO holds (request_id, user_id, amount, status, expires_at, created_at, key_id, model, endpoint, stream,
+         cap_key_id, cap_day_start, cap_month_start)
+       VALUES (?, ?, ?, 'held', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    releaseSpend: db.prepare<[bigint | null, bigint, bigint | null, bigint, bigint, string], unknown>(
+      `UPDATE key_spend SET
+         day_amount = CASE WHEN day_start = ? THEN max(day_amount - ?, 0) ELSE day_amount END,
+         month_amount = CASE WHEN month_start = ? THEN max(month_amount - ?, 0) ELSE month_amount END,
+         total_amount = max(total_amount - ?, 0)
+       WHERE key_id = ?`,
     ),
     expiredCandidates: db.prepare<[number, number], { request_id: string }>(
       `SELECT request_id FROM holds WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`,
@@ -105,16 +132,45 @@ export interface SqliteOps {
 export function sqliteOps(db: Db): SqliteOps {
   const s = prepareAll(db);
 
-  /** Books a hold already marked finished: release +H, then capture -C when C > 0, balance += H - C. */
-  const applyRelease = (requestId: string, hold: HoldRow, charge: bigint, now: number, actor: string | null, reason: string | null): void => {
+  /**
+   * Books a hold already marked finished: release +H, then capture -C when C > 0, balance += H - C; a capped
+   * key's periods get H - C back.
+   */
+  const applyRelease = (requestId: string, hold: FinishedHold, charge: bigint, now: number, actor: string | null, reason: string | null): void => {
     const after = s.addBalance.get(hold.amount - charge, hold.user_id);
     if (!after) throw new UnknownUserError(hold.user_id);
+    if (hold.cap_key_id !== null) {
+      const back = hold.amount - charge;
+      s.releaseSpend.run(hold.cap_day_start, back, hold.cap_month_start, back, back, hold.cap_key_id);
+    }
     s.insertLedger.run(hold.user_id, 'release', hold.amount, after.balance + charge, requestId, null, actor, reason, now);
     if (charge > 0n) s.insertLedger.run(hold.user_id, 'capture', -charge, after.balance, requestId, null, null, null, now);
   };
 
+  /** A capped key's hold: balance, then caps, checked before anything is written (../ledger.ts). */
+  const holdCapped = (input: HoldRequest, caps: HoldCaps): HoldOutcome => {
+    const current = s.balance.get(input.userId)?.balance ?? 0n;
+    if (current < input.amount) return { ok: false, balance: current };
+    const reserved = reserveSpend(s.spendRow.get(caps.keyId), caps, input.amount);
+    if ('refused' in reserved) return { ok: false, balance: current, cap: reserved.refused };
+    const debited = s.debit.get(input.amount, input.userId, input.amount);
+    if (!debited) return { ok: false, balance: current };
+    const now = Date.now();
+    const n = reserved.next;
+    s.putSpend.run(caps.keyId, n.day_start, n.day_amount, n.month_start, n.month_amount, n.total_amount);
+    const meta = input.meta;
+    s.insertCappedHold.run(
+      input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now,
+      meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta ? (meta.stream ? 1 : 0) : null,
+      caps.keyId, n.day_start, n.month_start,
+    );
+    s.insertLedger.run(input.userId, 'hold', -input.amount, debited.balance, input.requestId, null, null, null, now);
+    return { ok: true };
+  };
+
   const holdBody = (input: HoldRequest): HoldOutcome => {
     if (s.holdExists.get(input.requestId)) return { ok: true };
+    if (input.caps) return holdCapped(input, input.caps);
     const now = Date.now();
     const debited = s.debit.get(input.amount, input.userId, input.amount);
     if (!debited) return { ok: false, balance: s.balance.get(input.userId)?.balance ?? 0n };
@@ -182,6 +238,8 @@ export function sqliteOps(db: Db): SqliteOps {
         userStatus: toUserStatus(row.user_status),
         allowedModels: parseAllowedModels(row.allowed_models),
         expiresAt: toDateOrNull(row.expires_at),
+        spendCaps: mapSpendCaps(row),
+        rateLimits: mapRateLimits(row),
       };
     },
     touch: (lastUsed) => touchTx.immediate(lastUsed),

@@ -8,9 +8,10 @@ import { Kysely, SqliteDialect } from 'kysely';
 import type { Store } from '../types.ts';
 import type { Database } from '../db.ts';
 import { migrateToLatest } from '../migrations/index.ts';
+import { auditRepo } from '../audit.ts';
 import {
-  createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, notificationsRepo, requestEntries,
-  revokeKey, setKeyExpiry, setUserStatus, sumEntries, usageRepo, verifyLedger,
+  createKey, createUser, getBalance, getKey, getUser, keySpend, listEntries, listKeysByUser, listUsers, notificationsRepo,
+  requestEntries, revokeKey, setKeyExpiry, setKeyScopes, setUserRole, setUserStatus, sumEntries, usageRepo, verifyLedger,
 } from '../repos.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -42,13 +43,17 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
 
   return {
     dialect: 'sqlite',
-    users: { create: createUser(kysely), get: getUser(kysely), list: listUsers(kysely), setStatus: setUserStatus(kysely) },
+    users: {
+      create: createUser(kysely), get: getUser(kysely), list: listUsers(kysely), setStatus: setUserStatus(kysely), setRole: setUserRole(kysely),
+    },
     keys: {
       create: createKey(kysely),
       listByUser: listKeysByUser(kysely),
       get: getKey(kysely),
       revoke: revokeKey(kysely),
       setExpiry: setKeyExpiry(kysely),
+      setScopes: setKeyScopes(kysely),
+      spend: keySpend(kysely),
       findByHash: async (hash) => ops().findByHash(hash),
       touch: async (lastUsed) => ops().touch(lastUsed),
     },
@@ -66,6 +71,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
     },
     usage: usageRepo(kysely),
     notifications: notificationsRepo(kysely),
+    audit: auditRepo(kysely),
     prices: pricesRepo(kysely, sqliteReconcile(db)),
     async migrate() {
       await migrateToLatest(kysely as Kysely<unknown>, 'sqlite');

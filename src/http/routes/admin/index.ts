@@ -1,30 +1,25 @@
 // /admin/v1 — the operator's API, authenticated by SWITCHYARD_ADMIN_TOKEN (Authorization: Bearer …).
-// Credits travel as exact decimal strings; amounts are bigint micro-credits inside.
+// Credits travel as exact decimal strings; amounts are bigint micro-credits inside. Every change is written to
+// the audit log (./audit.ts); keys and their scopes are in ./keys.ts.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { generateApiKey } from '../../../accounts/keys.ts';
 import { GatewayError } from '../../../domain/errors.ts';
 import { formatCredits, parseCredits } from '../../../domain/money.ts';
-import type { ApiKeyRecord, LedgerEntry, UsageEvent, UserRecord } from '../../../storage/types.ts';
+import type { LedgerEntry, UsageEvent, UserRecord } from '../../../storage/types.ts';
 import { bearer } from '../../auth.ts';
 import type { AppDeps } from '../../context.ts';
-import { parseBody } from './common.ts';
+import { ADMIN_TOKEN_ACTOR, audit, auditRoutes } from './audit.ts';
 import { channelRoutes } from './channels.ts';
+import { limitSchema, page, parseBody } from './common.ts';
+import { keyRoutes } from './keys.ts';
 import { ledgerRoutes } from './ledger.ts';
 import { priceRoutes } from './prices.ts';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-const userView = (u: UserRecord) => ({ id: u.id, email: u.email, status: u.status, balance_credits: formatCredits(u.balance), created_at: u.createdAt.toISOString() });
-const keyView = (k: ApiKeyRecord) => ({
-  id: k.id,
-  user_id: k.userId,
-  name: k.name,
-  prefix: k.prefix,
-  created_at: k.createdAt.toISOString(),
-  last_used_at: k.lastUsedAt?.toISOString() ?? null,
-  revoked_at: k.revokedAt?.toISOString() ?? null,
+const userView = (u: UserRecord) => ({
+  id: u.id, email: u.email, status: u.status, role: u.role, balance_credits: formatCredits(u.balance), created_at: u.createdAt.toISOString(),
 });
 export const ledgerView = (e: LedgerEntry) => ({
   id: e.id,
@@ -59,8 +54,6 @@ export const usageView = (u: UsageEvent) => ({
   created_at: u.createdAt.toISOString(),
 });
 
-const limitSchema = z.coerce.number().int().min(1).max(1000).default(100);
-
 export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
   const expected = digest(deps.config.adminToken);
   const store = deps.store;
@@ -70,6 +63,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
     if (!user) throw new GatewayError('not_found', `No user with id '${id}'.`, { param: 'id' });
     return user;
   }
+  const record = audit(deps);
 
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request: FastifyRequest) => {
@@ -83,7 +77,8 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       const { email } = parseBody(z.object({ email: z.email() }), request.body);
       try {
         const user = await store.users.create(email.toLowerCase());
-        return reply.code(201).send({ id: user.id, email: user.email });
+        await record(request, 'user.create', user.id, { email: user.email });
+        return reply.code(201).send({ id: user.id, email: user.email, role: user.role });
       } catch (error) {
         if (error instanceof Error && /unique|constraint/i.test(error.message)) {
           throw new GatewayError('conflict', `A user with email '${email}' already exists.`, { param: 'email' });
@@ -92,40 +87,56 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       }
     });
 
+    // Search: email (case-insensitive substring), status, role; oldest first, `offset` pages.
     admin.get('/users', async (request) => {
-      const q = parseBody(z.object({ limit: limitSchema, offset: z.coerce.number().int().min(0).default(0) }), request.query);
-      const users = await store.users.list(q);
-      return { object: 'list', data: users.map(userView) };
+      const q = parseBody(
+        z.object({
+          limit: limitSchema,
+          offset: z.coerce.number().int().min(0).default(0),
+          email: z.string().max(320).optional(),
+          status: z.enum(['active', 'suspended']).optional(),
+          role: z.enum(['user', 'admin']).optional(),
+        }),
+        request.query,
+      );
+      const users = await store.users.list({ ...q, limit: q.limit + 1 });
+      return page(users.map(userView), q.limit);
     });
 
     admin.get<{ Params: { id: string } }>('/users/:id', async (request) => userView(await requireUser(request.params.id)));
 
-    // Suspending stops every key of the user at once (in this process; other replicas within the auth cache TTL).
+    // Suspending stops every key of the user at once, on every replica (the eviction is broadcast through Redis).
     admin.patch<{ Params: { id: string } }>('/users/:id', async (request) => {
-      const { status } = parseBody(z.object({ status: z.enum(['active', 'suspended']) }), request.body);
-      await requireUser(request.params.id);
-      await store.users.setStatus(request.params.id, status);
-      deps.authenticator.evictUser(request.params.id);
-      return userView(await requireUser(request.params.id));
+      const input = parseBody(
+        z.strictObject({ status: z.enum(['active', 'suspended']).optional(), role: z.enum(['user', 'admin']).optional() })
+          .refine((b) => b.status !== undefined || b.role !== undefined, 'send status and/or role'),
+        request.body,
+      );
+      const before = await requireUser(request.params.id);
+      if (input.status !== undefined) await store.users.setStatus(before.id, input.status);
+      if (input.role !== undefined) await store.users.setRole(before.id, input.role);
+      deps.authenticator.evictUser(before.id);
+      const after = await requireUser(before.id);
+      const changes: Record<string, unknown> = {};
+      if (after.status !== before.status) changes.status = { from: before.status, to: after.status };
+      if (after.role !== before.role) changes.role = { from: before.role, to: after.role };
+      await record(request, 'user.update', after.id, changes);
+      return userView(after);
     });
 
+    // The reason is mandatory: it goes into the ledger entry and the audit log.
     admin.post<{ Params: { id: string } }>('/users/:id/credits', async (request) => {
-      const input = parseBody(z.object({ credits: z.union([z.string(), z.number()]), reason: z.string().max(500).optional() }), request.body);
+      const input = parseBody(z.object({ credits: z.union([z.string(), z.number()]), reason: z.string().trim().min(1, 'a reason is required').max(500) }), request.body);
       const amount = parseCredits(String(input.credits));
       if (amount === undefined || amount === 0n) {
         throw new GatewayError('invalid_request', 'credits must be a non-zero decimal string with at most 6 decimals, e.g. "12.5".', { param: 'credits' });
       }
-      if (amount < 0n && !input.reason?.trim()) {
-        throw new GatewayError('invalid_request', 'Taking credits back is an adjustment and needs a reason.', { param: 'reason' });
-      }
       await requireUser(request.params.id);
       try {
-        const { balance } = await store.ledger.credit({
-          userId: request.params.id,
-          kind: amount > 0n ? 'grant' : 'adjustment',
-          amount,
-          actor: 'admin',
-          reason: input.reason ?? null,
+        const kind = amount > 0n ? 'grant' : 'adjustment';
+        const { balance } = await store.ledger.credit({ userId: request.params.id, kind, amount, actor: ADMIN_TOKEN_ACTOR, reason: input.reason });
+        await record(request, 'credits.adjust', request.params.id, {
+          kind, credits: formatCredits(amount), reason: input.reason, balance_credits: formatCredits(balance),
         });
         return { user_id: request.params.id, balance_credits: formatCredits(balance) };
       } catch (error) {
@@ -136,36 +147,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       }
     });
 
-    admin.post<{ Params: { id: string } }>('/users/:id/keys', async (request, reply) => {
-      const input = parseBody(
-        z.object({ name: z.string().min(1).max(100).default('default'), allowed_models: z.array(z.string().min(1)).min(1).nullable().default(null) }),
-        request.body,
-      );
-      await requireUser(request.params.id);
-      const generated = generateApiKey();
-      const record = await store.keys.create({
-        userId: request.params.id,
-        name: input.name,
-        hash: generated.hash,
-        prefix: generated.prefix,
-        allowedModels: input.allowed_models,
-      });
-      return reply.code(201).send({ ...keyView(record), allowed_models: input.allowed_models, key: generated.key });
-    });
-
-    admin.get<{ Params: { id: string } }>('/users/:id/keys', async (request) => {
-      await requireUser(request.params.id);
-      return { object: 'list', data: (await store.keys.listByUser(request.params.id)).map(keyView) };
-    });
-
-    admin.delete<{ Params: { id: string } }>('/keys/:id', async (request) => {
-      const key = await store.keys.get(request.params.id);
-      if (!key) throw new GatewayError('not_found', `No key with id '${request.params.id}'.`, { param: 'id' });
-      await store.keys.revoke(key.id);
-      deps.authenticator.evictKey(key.id);
-      const after = await store.keys.get(key.id);
-      return { ...keyView(after ?? key), revoked: true };
-    });
+    keyRoutes(admin, deps, { requireUser, record });
 
     admin.get<{ Params: { id: string } }>('/users/:id/balance', async (request) => {
       const user = await requireUser(request.params.id);
@@ -182,6 +164,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
     channelRoutes(admin, deps);
     ledgerRoutes(admin, deps);
     priceRoutes(admin, deps);
+    auditRoutes(admin, deps);
 
     admin.get('/usage', async (request) => {
       const q = parseBody(z.object({ user: z.string().optional(), limit: limitSchema }), request.query);

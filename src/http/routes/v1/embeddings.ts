@@ -1,6 +1,5 @@
 // POST /v1/embeddings — same path as chat, without streaming.
 import type { FastifyInstance } from 'fastify';
-import { BillingSession } from '../../../billing/session.ts';
 import { quoteEmbeddings } from '../../../billing/quote.ts';
 import { GatewayError } from '../../../domain/errors.ts';
 import { formatCredits } from '../../../domain/money.ts';
@@ -10,6 +9,7 @@ import type { Channel } from '../../../routing/channels.ts';
 import { dispatch, readUpstreamJson, type Attempt } from '../../../routing/dispatch.ts';
 import { plan } from '../../../routing/plan.ts';
 import { ClientAbortError } from '../../../upstream/client.ts';
+import { admitAndHold } from '../../admission.ts';
 import { apiKeyHook } from '../../auth.ts';
 import { requireAuth, resolveModel, type AppDeps } from '../../context.ts';
 import { attemptsHeader, cancelOnClientClose } from './common.ts';
@@ -21,12 +21,7 @@ export function embeddingsRoute(app: FastifyInstance, deps: AppDeps): void {
     const auth = requireAuth(request.auth);
     const model = resolveModel(deps, auth, body.model, 'embeddings');
     const quote = quoteEmbeddings(body, model);
-    const session = new BillingSession(
-      deps.store.ledger,
-      { requestId: request.id, userId: auth.userId, keyId: auth.keyId, model, endpoint: 'embeddings', stream: false, startedAt },
-      deps.config.holdTtlMs,
-    );
-    await session.hold(quote.hold);
+    const session = await admitAndHold(deps, request, reply, { auth, model, endpoint: 'embeddings', stream: false, startedAt, quote });
     const signal = cancelOnClientClose(reply);
     const callFor = (ch: Channel): CallContext => ({ settings: ch.settings, upstreamModel: ch.upstreamModel, stream: false, maxOutputTokens: model.config.maxOutputTokens });
     const codecOf = (ch: Channel): NonNullable<Channel['adapter']['embeddings']> => {

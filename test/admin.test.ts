@@ -1,0 +1,100 @@
+// The admin API's user search, roles, suspension, mandatory credit reasons and the audit log of every change.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
+
+type Json = Record<string, unknown>;
+
+describe('admin API: users, roles, audit', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('searches users by email substring, status and role, with pages', async () => {
+    const tag = `srch${Date.now().toString(36)}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(String((await t.admin('POST', '/users', { email: `${tag}.${i}@Example.com` })).json.id));
+    await t.admin('PATCH', `/users/${ids[1]}`, { status: 'suspended' });
+    await t.admin('PATCH', `/users/${ids[2]}`, { role: 'admin' });
+
+    const all = await t.admin('GET', `/users?email=${tag.toUpperCase()}`);
+    expect((all.json.data as Json[]).map((u) => u.id).sort()).toEqual([...ids].sort());
+    expect(all.json.has_more).toBe(false);
+    expect((all.json.data as Json[])[0]).toMatchObject({ email: `${tag}.0@example.com`, status: 'active', role: 'user', balance_credits: '0' });
+
+    const first = await t.admin('GET', `/users?email=${tag}&limit=3`);
+    expect(first.json).toMatchObject({ has_more: true });
+    const rest = await t.admin('GET', `/users?email=${tag}&limit=3&offset=3`);
+    expect([...(first.json.data as Json[]), ...(rest.json.data as Json[])].map((u) => u.id).sort()).toEqual([...ids].sort());
+    expect(rest.json.has_more).toBe(false);
+
+    expect((await t.admin('GET', `/users?email=${tag}&status=suspended`)).json.data).toMatchObject([{ id: ids[1], status: 'suspended' }]);
+    expect((await t.admin('GET', `/users?email=${tag}&role=admin`)).json.data).toMatchObject([{ id: ids[2], role: 'admin' }]);
+    expect((await t.admin('GET', '/users?role=owner')).status).toBe(400);
+    expect((await t.admin('PATCH', `/users/${ids[0]}`, {})).status).toBe(400);
+    expect((await t.admin('PATCH', `/users/${ids[0]}`, { role: 'root' })).status).toBe(400);
+  });
+
+  it('suspending stops the user\'s keys at once (403), unsuspending restores them', async () => {
+    const { userId, key } = await t.newUser('5');
+    const call = () => fetch(`${t.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    expect((await call()).status).toBe(200);
+    expect((await t.admin('PATCH', `/users/${userId}`, { status: 'suspended' })).json).toMatchObject({ status: 'suspended' });
+    const refused = await call();
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: Json }).error).toMatchObject({ code: 'account_suspended' });
+    await t.admin('PATCH', `/users/${userId}`, { status: 'active' });
+    expect((await call()).status).toBe(200);
+  });
+
+  it('a credit adjustment needs a reason, kept in the ledger', async () => {
+    const { userId } = await t.newUser('0');
+    for (const body of [{ credits: '5' }, { credits: '5', reason: '   ' }]) {
+      const res = await t.admin('POST', `/users/${userId}/credits`, body);
+      expect(res.status).toBe(400);
+      expect((res.json.error as Json).param).toBe('reason');
+    }
+    expect((await t.admin('GET', `/users/${userId}/balance`)).json.balance_credits).toBe('0');
+    expect((await t.admin('POST', `/users/${userId}/credits`, { credits: '5', reason: 'goodwill' })).json.balance_credits).toBe('5');
+    const [entry] = (await t.admin('GET', `/users/${userId}/ledger`)).json.data as Json[];
+    expect(entry).toMatchObject({ kind: 'grant', amount_credits: '5', actor: 'admin-token', reason: 'goodwill' });
+  });
+
+  it('every change is in the audit log (actor, action, target, details, ip), never a key', async () => {
+    const created = await t.admin('POST', '/users', { email: `audited-${Date.now()}@example.com` });
+    const userId = String(created.json.id);
+    await t.admin('POST', `/users/${userId}/credits`, { credits: '2.5', reason: 'trial' });
+    const key = await t.admin('POST', `/users/${userId}/keys`, { name: 'ci', rate_limits: { rpm: 10 } });
+    const keyId = String(key.json.id);
+    await t.admin('PATCH', `/keys/${keyId}`, { spend_caps: { daily_credits: '1' } });
+    await t.admin('PATCH', `/users/${userId}`, { status: 'suspended', role: 'admin' });
+    await t.admin('DELETE', `/keys/${keyId}`);
+    await t.admin('DELETE', `/keys/${keyId}`); // already revoked: nothing changes, nothing recorded
+
+    const forUser = (await t.admin('GET', `/audit?target=${userId}`)).json.data as Json[];
+    expect(forUser.map((e) => e.action)).toEqual(['user.update', 'credits.adjust', 'user.create']);
+    expect(forUser[0]).toMatchObject({
+      actor: 'admin-token', target: userId, ip: '127.0.0.1',
+      details: { status: { from: 'active', to: 'suspended' }, role: { from: 'user', to: 'admin' } },
+    });
+    expect(forUser[1]?.details).toEqual({ kind: 'grant', credits: '2.5', reason: 'trial', balance_credits: '2.5' });
+    expect(forUser[2]?.details).toEqual({ email: created.json.email });
+
+    const forKey = (await t.admin('GET', `/audit?target=${keyId}`)).json.data as Json[];
+    expect(forKey.map((e) => e.action)).toEqual(['key.revoke', 'key.update', 'key.create']);
+    expect(forKey[1]?.details).toEqual({ spend_caps: { daily_credits: '1', monthly_credits: null, total_credits: null } });
+    expect(forKey[2]?.details).toMatchObject({ user_id: userId, name: 'ci', rate_limits: { rpm: 10, tpm: null, concurrency: null } });
+    const everything = JSON.stringify((await t.admin('GET', '/audit?limit=1000')).json);
+    expect(everything).not.toContain(String(key.json.key));
+
+    const page1 = await t.admin('GET', '/audit?limit=2&action=user.create');
+    expect(page1.json.has_more).toBe(true);
+    const last = (page1.json.data as Json[]).at(-1);
+    const page2 = await t.admin('GET', `/audit?limit=2&action=user.create&before=${String(last?.id)}`);
+    expect((page2.json.data as Json[]).every((e) => Number(e.id) < Number(last?.id) && e.action === 'user.create')).toBe(true);
+    expect((await t.admin('GET', '/audit?before=abc')).status).toBe(400);
+  });
+});
