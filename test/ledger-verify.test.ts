@@ -141,6 +141,6 @@ describe('POST /admin/v1/users/{id}/credits', () => {
     const done = await t.admin('POST', `/users/${userId}/credits`, { credits: '-2', reason: 'refunded outside the gateway' });
     expect(done.json).toMatchObject({ balance_credits: '8' });
     const [latest] = (await t.admin('GET', `/users/${userId}/ledger`)).json.data as Array<Record<string, unknown>>;
-    expect(latest).toMatchObject({ kind: 'adjustment', amount_credits: '-2', actor: 'admin', reason: 'refunded outside the gateway', payment_id: null });
+    expect(latest).toMatchObject({ kind: 'adjustment', amount_credits: '-2', actor: 'admin-token', reason: 'refunded outside the gateway', payment_id: null });
   });
 });
