@@ -25,6 +25,27 @@ export interface UsersTable {
   status: string;
   balance: Big;
   created_at: Big;
+  password_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  email_verified_at: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+  email_hmac: ColumnType<string | null, string | null | undefined, string | null>;
+  closed_at: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+}
+
+export interface SessionsTable {
+  hash: string;
+  user_id: string;
+  created_at: Big;
+  last_seen_at: Big;
+  expires_at: Big;
+}
+
+export interface AccountTokensTable {
+  hash: string;
+  user_id: string;
+  purpose: string;
+  created_at: Big;
+  expires_at: Big;
+  used_at: BigNull;
 }
 
 export interface ApiKeysTable {
@@ -121,6 +142,8 @@ export interface Database {
   usage_events: UsageEventsTable;
   model_prices: ModelPricesTable;
   notifications: NotificationsTable;
+  sessions: SessionsTable;
+  account_tokens: AccountTokensTable;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -163,7 +186,7 @@ export function parseAllowedModels(value: string | null): string[] | null {
   return parsed.filter((m): m is string => typeof m === 'string');
 }
 
-const USER_STATUSES: ReadonlySet<string> = new Set<UserStatus>(['active', 'suspended']);
+const USER_STATUSES: ReadonlySet<string> = new Set<UserStatus>(['active', 'suspended', 'closed']);
 export function toUserStatus(value: string): UserStatus {
   // Anything unknown is treated as suspended: fail closed.
   return USER_STATUSES.has(value) ? (value as UserStatus) : 'suspended';

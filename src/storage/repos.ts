@@ -16,17 +16,20 @@ import {
 } from './db.ts';
 import { checkLimit } from './ledger.ts';
 
+/** A new active user (with a password hash when signing up; without when an admin creates it). */
+export async function insertUser(db: Kysely<Database>, email: string, passwordHash: string | null = null): Promise<UserRecord> {
+  const row = { id: newUserId(), email, status: 'active', balance: 0n, created_at: Date.now(), password_hash: passwordHash };
+  try {
+    await db.insertInto('users').values(row).execute();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new StorageConflictError('a user with this email already exists', { cause: error });
+    throw error;
+  }
+  return mapUser(row);
+}
+
 export function createUser(db: Kysely<Database>) {
-  return async (email: string): Promise<UserRecord> => {
-    const row = { id: newUserId(), email, status: 'active', balance: 0n, created_at: Date.now() };
-    try {
-      await db.insertInto('users').values(row).execute();
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new StorageConflictError('a user with this email already exists', { cause: error });
-      throw error;
-    }
-    return mapUser(row);
-  };
+  return (email: string): Promise<UserRecord> => insertUser(db, email);
 }
 
 export function getUser(db: Kysely<Database>) {
@@ -52,7 +55,8 @@ export function listUsers(db: Kysely<Database>) {
 
 export function setUserStatus(db: Kysely<Database>) {
   return async (id: string, status: UserStatus): Promise<boolean> => {
-    const result = await db.updateTable('users').set({ status }).where('id', '=', id).executeTakeFirst();
+    // A closed account stays closed (its data is erased; reopening it would revive nothing).
+    const result = await db.updateTable('users').set({ status }).where('id', '=', id).where('status', '<>', 'closed').executeTakeFirst();
     return result.numUpdatedRows > 0n;
   };
 }
@@ -162,7 +166,7 @@ export function sumEntries(db: Kysely<Database>) {
   };
 }
 
-export function usageRepo(db: Kysely<Database>): UsageRepo {
+export function usageRepo(db: Kysely<Database>): Pick<UsageRepo, 'list' | 'get'> {
   return {
     async list(filter: { userId?: string; limit: number; beforeCreatedAt?: Date }): Promise<UsageEvent[]> {
       let query = db.selectFrom('usage_events').selectAll();

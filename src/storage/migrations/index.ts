@@ -4,12 +4,14 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { init, type Dialect } from './0001_init.ts';
 import { keysNotifications } from './0002_keys_notifications.ts';
+import { accounts } from './0005_accounts.ts';
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
   // Names sort in application order; never rename or edit a shipped migration, add a new one.
   return {
     '0001_init': init(dialect),
     '0002_keys_notifications': keysNotifications(dialect),
+    '0005_accounts': accounts(dialect),
   };
 }
 

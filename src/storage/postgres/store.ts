@@ -5,11 +5,13 @@ import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Store } from '../types.ts';
 import type { Database } from '../db.ts';
+import { accountQueries, sessionQueries, tokenQueries, usageConsoleQueries } from '../accounts.ts';
 import { migrateToLatest } from '../migrations/index.ts';
 import {
   createKey, createUser, getBalance, getKey, getUser, listEntries, listKeysByUser, listUsers, notificationsRepo, revokeKey, setKeyExpiry,
   setUserStatus, sumEntries, usageRepo,
 } from '../repos.ts';
+import { pgAccountOps } from './accounts.ts';
 import { pgOps } from './ledger.ts';
 
 export interface PostgresOptions {
@@ -60,6 +62,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
 
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const ops = pgOps(pool, kysely);
+  const accountOps = pgAccountOps(pool);
 
   return {
     dialect: 'postgres',
@@ -82,9 +85,12 @@ export async function openPostgres(connectionString: string, options: PostgresOp
       entries: listEntries(kysely),
       sum: sumEntries(kysely),
     },
-    usage: usageRepo(kysely),
+    usage: { ...usageRepo(kysely), ...usageConsoleQueries(kysely) },
     notifications: notificationsRepo(kysely),
     prices: { sync: ops.syncPrices },
+    accounts: { ...accountQueries(kysely), ...accountOps },
+    sessions: sessionQueries(kysely),
+    tokens: tokenQueries(kysely),
     async migrate() {
       // Kysely's bookkeeping tables must live in the schema being migrated (see migrations/index.ts).
       const current = await pool.query<{ schema: string | null }>('SELECT current_schema() AS schema');
