@@ -1,6 +1,8 @@
 // What the HTTP layer is built from. Tests build the app with their own deps (ARCHITECTURE §2).
 import type { Logger } from 'pino';
 import type { AuthContext, KeyAuthenticator } from '../accounts/authenticator.ts';
+import type { Mailer } from '../accounts/mailer.ts';
+import type { AccountService } from '../accounts/service.ts';
 import type { Catalogue, PricedModel } from '../billing/catalogue.ts';
 import type { Config } from '../config/index.ts';
 import { GatewayError } from '../domain/errors.ts';
@@ -18,6 +20,9 @@ export interface AppDeps {
   health: ChannelHealth;
   upstream: UpstreamClient;
   authenticator: KeyAuthenticator;
+  /** Self-service accounts and sessions (the console API). */
+  accounts: AccountService;
+  mailer: Mailer;
   logger: Logger;
 }
 

@@ -220,7 +220,7 @@ export function mapUser(row: { id: string; email: string; status: string; balanc
 }
 
 export function mapKey(row: {
-  id: string; user_id: string; name: string; prefix: string;
+  id: string; user_id: string; name: string; prefix: string; allowed_models: string | null;
   created_at: unknown; revoked_at: unknown; last_used_at: unknown; expires_at: unknown;
 }): ApiKeyRecord {
   return {
@@ -232,6 +232,7 @@ export function mapKey(row: {
     revokedAt: toDateOrNull(row.revoked_at),
     lastUsedAt: toDateOrNull(row.last_used_at),
     expiresAt: toDateOrNull(row.expires_at),
+    allowedModels: parseAllowedModels(row.allowed_models),
   };
 }
 

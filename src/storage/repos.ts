@@ -63,7 +63,7 @@ export function setUserStatus(db: Kysely<Database>) {
 
 export function createKey(db: Kysely<Database>) {
   return async (input: {
-    userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null;
+    userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null; expiresAt?: Date | null;
   }): Promise<ApiKeyRecord> => {
     const row = {
       id: newKeyId(),
@@ -75,7 +75,7 @@ export function createKey(db: Kysely<Database>) {
       created_at: Date.now(),
       revoked_at: null,
       last_used_at: null,
-      expires_at: null,
+      expires_at: input.expiresAt == null ? null : input.expiresAt.getTime(),
     };
     try {
       await db.insertInto('api_keys').values(row).execute();
@@ -87,7 +87,7 @@ export function createKey(db: Kysely<Database>) {
   };
 }
 
-const KEY_COLUMNS = ['id', 'user_id', 'name', 'prefix', 'created_at', 'revoked_at', 'last_used_at', 'expires_at'] as const;
+const KEY_COLUMNS = ['id', 'user_id', 'name', 'prefix', 'allowed_models', 'created_at', 'revoked_at', 'last_used_at', 'expires_at'] as const;
 
 export function listKeysByUser(db: Kysely<Database>) {
   return async (userId: string): Promise<ApiKeyRecord[]> => {

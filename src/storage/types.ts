@@ -27,6 +27,8 @@ export interface ApiKeyRecord {
   lastUsedAt: Date | null;
   /** null: never expires. */
   expiresAt: Date | null;
+  /** null: every model. */
+  allowedModels: string[] | null;
 }
 
 /** What authentication needs, found by the key's SHA-256 hash in one lookup. */
@@ -119,8 +121,10 @@ export interface UsersRepo {
 }
 
 export interface KeysRepo {
-  /** allowedModels: omitted or null = every model. */
-  create(input: { userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null }): Promise<ApiKeyRecord>;
+  /** allowedModels: omitted or null = every model; expiresAt: omitted or null = never. */
+  create(input: {
+    userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null; expiresAt?: Date | null;
+  }): Promise<ApiKeyRecord>;
   listByUser(userId: string): Promise<ApiKeyRecord[]>;
   get(id: string): Promise<ApiKeyRecord | undefined>;
   /** Hot path: one indexed lookup. */

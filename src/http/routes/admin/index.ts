@@ -31,7 +31,7 @@ const keyView = (k: ApiKeyRecord) => ({
   last_used_at: k.lastUsedAt?.toISOString() ?? null,
   revoked_at: k.revokedAt?.toISOString() ?? null,
 });
-const ledgerView = (e: LedgerEntry) => ({
+export const ledgerView = (e: LedgerEntry) => ({
   id: e.id,
   kind: e.kind,
   amount_credits: formatCredits(e.amount),
