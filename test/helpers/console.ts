@@ -137,3 +137,18 @@ export async function startTestSmtp(options: { hang?: boolean } = {}): Promise<T
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** A signed-up, signed-in console user. `verified` marks the address verified in the store (setup only: the
+ * emailed-link flow itself is tested in test/console/accounts.test.ts). */
+export async function consoleUser(
+  gateway: { url: string; gateway: { deps: { store: { accounts: { markEmailVerified(id: string, at: Date): Promise<boolean> } } } } },
+  options: { verified?: boolean } = {},
+): Promise<{ c: ConsoleClient; email: string; userId: string }> {
+  const c = new ConsoleClient(gateway.url);
+  const email = uniqueEmail();
+  const res = await c.post('/auth/signup', { email, password: PASSWORD });
+  if (res.status !== 201) throw new Error(`sign-up failed: ${res.status} ${JSON.stringify(res.json)}`);
+  const userId = String((res.json.user as { id: string }).id);
+  if (options.verified ?? true) await gateway.gateway.deps.store.accounts.markEmailVerified(userId, new Date());
+  return { c, email, userId };
+}
