@@ -126,6 +126,11 @@ export class Mailer {
     this.pump();
   }
 
+  /** Mails queued or being delivered. */
+  pending(): number {
+    return this.queue.length + this.inFlight.size;
+  }
+
   /** Resolves once nothing is queued or in flight (tests; shutdown). */
   idle(): Promise<void> {
     if (this.queue.length === 0 && this.inFlight.size === 0) return Promise.resolve();
