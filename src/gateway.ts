@@ -44,6 +44,7 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
     const a = config.accounts;
     const mailer = new Mailer({ smtpUrl: a.smtpUrl, from: a.mailFrom, outboxDir: a.outboxDir, timeoutMs: a.mailTimeoutMs, logger });
     throttle = new AuthThrottle(a.throttle, { secret: config.secret, redisUrl: config.redisUrl, logger });
+    await throttle.start();
     const accounts = new AccountService({
       store, config: a, secret: config.secret, mailer, throttle, authenticator, subscriptions: noSubscriptions, logger,
     });

@@ -38,7 +38,7 @@ export class AuthThrottle {
     if (options.redisUrl) {
       this.redis = new Redis(options.redisUrl, {
         connectionName: 'switchyard:auth-throttle',
-        lazyConnect: false,
+        lazyConnect: true,
         connectTimeout: 1_000,
         commandTimeout: 500,
         maxRetriesPerRequest: 1,
@@ -63,6 +63,11 @@ export class AuthThrottle {
     this.resetIp = make({ name: 'reset-ip', points: config.resetRequestsPerIp, duration: HOUR });
     this.resetAccount = make({ name: 'reset-account', points: config.resetRequestsPerAccount, duration: HOUR });
     this.signupIp = make({ name: 'signup-ip', points: config.signupsPerIp, duration: HOUR });
+  }
+
+  /** Connects to Redis (when configured); resolves, with a warning logged, when Redis is unreachable. */
+  async start(): Promise<void> {
+    await this.redis?.connect().catch(() => undefined);
   }
 
   private account(email: string): string {
