@@ -20,7 +20,7 @@ interface Party {
   notificationId: string;
 }
 
-const backends = ['sqlite', ...(pgEnabled() ? ['postgres'] : [])] as const;
+const backends: Array<'sqlite' | 'postgres'> = ['sqlite', ...(pgEnabled() ? (['postgres'] as const) : [])];
 
 describe.each(backends)('tenant isolation on %s', (backend) => {
   let t: TestGateway;
