@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { KeyAuthenticator } from './accounts/authenticator.ts';
-import { noSubscriptions } from './accounts/hooks.ts';
+import { noSubscriptions, type SubscriptionHook } from './accounts/hooks.ts';
 import { Mailer } from './accounts/mailer.ts';
 import { AccountService } from './accounts/service.ts';
 import { AuthThrottle } from './accounts/throttle.ts';
@@ -27,7 +27,13 @@ export interface Gateway {
 const SWEEP_EVERY_MS = 30_000;
 const SESSION_SWEEP_EVERY_MS = 3_600_000;
 
-export async function createGateway(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<Gateway> {
+export interface GatewayOptions {
+  logger?: Logger;
+  /** Cancels a user's subscription when they close their account (payments implements it; default: none). */
+  subscriptions?: SubscriptionHook;
+}
+
+export async function createGateway(config: Readonly<Config>, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const health = new ChannelHealth(config.health);
   const channels = resolveChannels(config, health);
@@ -46,7 +52,7 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
     throttle = new AuthThrottle(a.throttle, { secret: config.secret, redisUrl: config.redisUrl, logger });
     await throttle.start();
     const accounts = new AccountService({
-      store, config: a, secret: config.secret, mailer, throttle, authenticator, subscriptions: noSubscriptions, logger,
+      store, config: a, secret: config.secret, mailer, throttle, authenticator, subscriptions: options.subscriptions ?? noSubscriptions, logger,
     });
     const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, accounts, mailer, logger };
     const app = buildApp(deps);

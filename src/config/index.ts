@@ -1,6 +1,7 @@
 // The ONLY reader of process.env and of the config file. Produces one frozen, typed Config.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
@@ -358,6 +359,11 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
 
 const HOUR_MS = 3_600_000;
 
+/** The public URL's host when it is a domain name; a placeholder for an IP address or a bare host name. */
+function mailDomain(hostname: string): string {
+  return hostname.includes('.') && isIP(hostname.replace(/^\[|\]$/g, '')) === 0 ? hostname : 'localhost.localdomain';
+}
+
 /** The `accounts:` section; each setting's environment variable wins over the file. */
 function accountsConfig(
   file: NonNullable<FileConfig['accounts']>,
@@ -386,7 +392,7 @@ function accountsConfig(
     publicUrl: publicUrl.replace(/\/+$/, ''),
     trustProxy,
     smtpUrl,
-    mailFrom: env.MAIL_FROM || file.mail_from || `Switchyard <no-reply@${parsedUrl.hostname.includes('.') ? parsedUrl.hostname : 'localhost.localdomain'}>`,
+    mailFrom: env.MAIL_FROM || file.mail_from || `Switchyard <no-reply@${mailDomain(parsedUrl.hostname)}>`,
     outboxDir: outbox ? resolve(at.cwd, outbox) : resolve(at.dataDir, 'outbox'),
     mailTimeoutMs: file.mail_timeout_ms ?? 20_000,
     sessionTtlMs: (file.session_ttl_hours ?? 30 * 24) * HOUR_MS,

@@ -1,6 +1,7 @@
 // Self-service accounts end to end on a real gateway (SQLite file) with a real SMTP server: sign-up, the
 // emailed verification link, login sessions, logout, password change and reset (following the emailed link).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newSecret } from '../../src/accounts/secrets.ts';
 import { defaultYaml, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { ConsoleClient, PASSWORD, startTestSmtp, uniqueEmail, type ReceivedMail, type TestSmtp } from '../helpers/console.ts';
 
@@ -239,6 +240,50 @@ describe('Secure cookies behind a trusted proxy only', () => {
       }
     } finally {
       await proxied.close();
+    }
+  });
+});
+
+describe('session lifetime', () => {
+  const store = () => t.gateway.deps.store;
+
+  async function planted(createdAgoMs: number, expiresInMs: number): Promise<{ c: ConsoleClient; hash: string }> {
+    const { c, userId } = await signup();
+    const { secret, hash } = newSecret();
+    const now = Date.now();
+    await store().sessions.create({ hash, userId, now: new Date(now - createdAgoMs), expiresAt: new Date(now + expiresInMs) });
+    const other = new ConsoleClient(t.url);
+    other.cookies.set('sy_session', secret);
+    expect(c.session()).not.toBe(secret);
+    return { c: other, hash };
+  }
+
+  it('ends a session past its absolute expiry and deletes it', async () => {
+    const { c, hash } = await planted(60_000, -1);
+    expect((await c.get('/profile')).status).toBe(401);
+    expect(await store().sessions.find(hash)).toBeUndefined();
+  });
+
+  it('ends a session idle for longer than the idle limit (7 days by default)', async () => {
+    const { c, hash } = await planted(8 * 86_400_000, 86_400_000);
+    expect((await c.get('/profile')).status).toBe(401);
+    expect(await store().sessions.find(hash)).toBeUndefined();
+  });
+
+  it('keeps an active session and records its use at most every few minutes', async () => {
+    const { c, hash } = await planted(10 * 60_000, 86_400_000);
+    expect((await c.get('/profile')).status).toBe(200);
+    const seen = (await store().sessions.find(hash))?.lastSeenAt.getTime() ?? 0;
+    expect(Date.now() - seen).toBeLessThan(60_000);
+    expect((await c.get('/profile')).status).toBe(200);
+    expect((await store().sessions.find(hash))?.lastSeenAt.getTime()).toBe(seen); // no write for a recent session
+  });
+
+  it('refuses a malformed or unknown session cookie', async () => {
+    for (const value of ['x', 'A'.repeat(43), '../../etc']) {
+      const c = new ConsoleClient(t.url);
+      c.cookies.set('sy_session', value);
+      expect((await c.get('/profile')).status).toBe(401);
     }
   });
 });

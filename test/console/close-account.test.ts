@@ -77,3 +77,34 @@ describe('closing an account', () => {
     expect(t.logs()).not.toContain(email);
   });
 });
+
+describe('the subscription hook', () => {
+  it('is called before anything closes; when it fails the account stays open and usable', async () => {
+    const calls: string[] = [];
+    let fail = true;
+    const hooked = await startTestGateway({
+      subscriptions: {
+        async cancelFor(userId) {
+          calls.push(userId);
+          if (fail) throw new Error('payment provider unreachable');
+        },
+      },
+    });
+    try {
+      const { c, userId } = await consoleUser(hooked);
+      const key = String((await c.post('/keys', { name: 'k' })).json.key);
+      const failed = await c.post('/profile/close', { password: PASSWORD });
+      expect(failed.status).toBe(500);
+      expect(failed.json.error).toMatchObject({ type: 'server_error', code: 'internal_error' });
+      expect(calls).toEqual([userId]);
+      expect((await c.get('/profile')).json).toMatchObject({ id: userId, status: 'active' });
+      expect((await hooked.client(key).models.list()).data.length).toBeGreaterThan(0);
+
+      fail = false;
+      expect((await c.post('/profile/close', { password: PASSWORD })).status).toBe(200);
+      expect(calls).toEqual([userId, userId]);
+    } finally {
+      await hooked.close();
+    }
+  });
+});
