@@ -86,7 +86,7 @@ export class AccountService {
     this.deps.mailer.send(verificationMail(email, this.deps.config.publicUrl, secret, ttl));
   }
 
-  async signup(input: { email: string; password: string; ip: string }): Promise<{ userId: string; session: IssuedSession }> {
+  async signup(input: { email: string; password: string; ip: string; presentedSession?: string | undefined }): Promise<{ userId: string; session: IssuedSession }> {
     const email = this.email(input.email);
     await this.deps.throttle.beforeSignup(input.ip);
     const passwordHash = await this.newPasswordHash(input.password, 'password');
@@ -103,7 +103,14 @@ export class AccountService {
     // Metadata only: which new account, and whether its address belonged to closed accounts (abuse review).
     this.deps.logger.info({ userId, previouslyClosed }, 'account signed up');
     await this.sendVerification(userId, email);
+    await this.endPresented(input.presentedSession);
     return { userId, session: await this.issueSession(userId) };
+  }
+
+  /** A client that signs in (or up) arrives with a fresh session id: whatever session it had ends. */
+  private async endPresented(presented: string | undefined): Promise<void> {
+    const previous = hashPresented(presented);
+    if (previous) await this.deps.store.sessions.delete(previous);
   }
 
   async resendVerification(userId: string): Promise<void> {
@@ -132,9 +139,7 @@ export class AccountService {
       throw badCredentials();
     }
     await this.deps.throttle.loginSucceeded(email);
-    // Rotation: whatever session the client came with ends; the login gets a fresh id.
-    const previous = hashPresented(input.presentedSession);
-    if (previous) await this.deps.store.sessions.delete(previous);
+    await this.endPresented(input.presentedSession);
     return { userId: record.userId, session: await this.issueSession(record.userId) };
   }
 

@@ -35,7 +35,9 @@ export function authRoutes(s: ConsoleServices): ConsoleRoute[] {
       response: z.strictObject({ user: ProfileView }),
       errors: ['conflict', 'rate_limit_exceeded'],
       handler: async ({ request, reply, body }) => {
-        const { userId, session } = await s.accounts.signup({ email: body.email, password: body.password, ip: request.ip });
+        const { userId, session } = await s.accounts.signup({
+          email: body.email, password: body.password, ip: request.ip, presentedSession: request.cookies[SESSION_COOKIE],
+        });
         s.setSession(request, reply, session);
         return { user: await profileOf(userId) };
       },
