@@ -1,5 +1,5 @@
 // The `accounts:` config section and its environment variables (each variable wins over the file).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,5 +59,13 @@ describe('accounts config', () => {
     expect(load({}, 'accounts: { smtp_url: "ftp://x" }')).toThrow(/accounts\.smtp_url/);
     expect(load({}, 'accounts: { throttle: { login_attempts_per_ip: 0 } }')).toThrow(/accounts\.throttle\.login_attempts_per_ip/);
     expect(load({}, 'accounts: { unknown: 1 }')).toThrow(/accounts/);
+  });
+
+  it('accepts the accounts block shown in the README', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /```yaml\n(accounts:\n[\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const config = loadConfig({ env: { SWITCHYARD_DATA_DIR: dataDir() }, yamlText: block ?? '' });
+    expect(config.accounts).toMatchObject({ publicUrl: 'https://ai.example.com', trustProxy: true, mailFrom: 'AI Gateway <ai@example.com>' });
   });
 });
