@@ -24,6 +24,12 @@ export function hashPassword(password: string): Promise<string> {
 
 let dummy: Promise<string> | undefined;
 
+/** Computes the dummy hash once, at start-up, so the first unknown-address login costs what the others do. */
+export function prepareDummyHash(): Promise<string> {
+  dummy ??= hashPassword('switchyard-dummy-password');
+  return dummy;
+}
+
 /**
  * Checks a password against a stored hash in constant time (argon2's own comparison). With no stored hash
  * (unknown account, no password set) a dummy hash is verified anyway, so the answer takes as long as for a
@@ -31,8 +37,7 @@ let dummy: Promise<string> | undefined;
  */
 export async function verifyPassword(stored: string | null | undefined, password: string): Promise<boolean> {
   if (!stored) {
-    dummy ??= hashPassword('switchyard-dummy-password');
-    await verify(await dummy, password).catch(() => false);
+    await verify(await prepareDummyHash(), password).catch(() => false);
     return false;
   }
   try {

@@ -18,7 +18,7 @@ import { emailHmac, normalizeEmail } from './email.ts';
 import type { SubscriptionHook } from './hooks.ts';
 import { accountClosedMail, passwordChangedMail, resetMail, verificationMail } from './mail-templates.ts';
 import type { Mailer } from './mailer.ts';
-import { hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
+import { hashPassword, passwordProblem, prepareDummyHash, verifyPassword } from './passwords.ts';
 import { hashPresented, newSecret } from './secrets.ts';
 import type { AuthThrottle } from './throttle.ts';
 
@@ -56,7 +56,9 @@ export const CLOSE_REASON = 'account closed by its owner: remaining credits forf
 const badCredentials = (): GatewayError => new GatewayError('invalid_credentials', 'Incorrect email or password.');
 
 export class AccountService {
-  constructor(private readonly deps: AccountServiceDeps) {}
+  constructor(private readonly deps: AccountServiceDeps) {
+    prepareDummyHash().catch(() => undefined); // off the first request's path
+  }
 
   private email(raw: string, param = 'email'): string {
     const email = normalizeEmail(raw);
