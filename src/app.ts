@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './http/context.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { adminRoutes } from './http/routes/admin/index.ts';
+import { consoleRoutes } from './http/routes/console/index.ts';
 import { chatCompletionsRoute } from './http/routes/v1/chat-completions.ts';
 import { embeddingsRoute } from './http/routes/v1/embeddings.ts';
 import { generationRoutes } from './http/routes/v1/generation.ts';
@@ -27,6 +28,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
     return503OnClosing: true,
+    // Only behind a proxy the operator vouches for: X-Forwarded-Proto (Secure cookies) and -For (client IPs).
+    trustProxy: deps.config.accounts.trustProxy,
   });
   app.decorateRequest('auth', undefined);
   app.addHook('onRequest', async (request, reply) => {
@@ -44,5 +47,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   modelsRoutes(app, deps);
   generationRoutes(app, deps);
   adminRoutes(app, deps);
+  consoleRoutes(app, deps);
   return app;
 }

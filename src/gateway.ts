@@ -3,7 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { KeyAuthenticator } from './accounts/authenticator.ts';
+import { noSubscriptions, type SubscriptionHook } from './accounts/hooks.ts';
 import { RedisAuthInvalidation } from './accounts/invalidation.ts';
+import { Mailer } from './accounts/mailer.ts';
+import { AccountService } from './accounts/service.ts';
+import { AuthThrottle } from './accounts/throttle.ts';
 import { buildApp } from './app.ts';
 import { Catalogue } from './billing/catalogue.ts';
 import { announcePending, syncConfiguredPrices } from './billing/prices.ts';
@@ -30,8 +34,15 @@ export interface Gateway {
 export const PRICE_REFRESH_MS = 10_000;
 /** How often, and after how long, a scheduled version whose announcement failed is announced again. */
 const ANNOUNCE_RETRY_MS = 60_000;
+const SESSION_SWEEP_EVERY_MS = 3_600_000;
 
-export async function createGateway(config: Readonly<Config>, options: { logger?: Logger } = {}): Promise<Gateway> {
+export interface GatewayOptions {
+  logger?: Logger;
+  /** Cancels a user's subscription when they close their account (payments implements it; default: none). */
+  subscriptions?: SubscriptionHook;
+}
+
+export async function createGateway(config: Readonly<Config>, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const health = new ChannelHealth(config.health);
   const channels = resolveChannels(config, health);
@@ -48,6 +59,7 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
     await authenticator.close();
     await Promise.all([sharedHealth?.close(), evictions?.close(), limitStore.close()]);
   };
+  let throttle: AuthThrottle | undefined;
   try {
     await Promise.all([sharedHealth?.start(), sharedLimits?.start(), evictions?.start()]);
     await store.migrate();
@@ -65,11 +77,23 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
     announcer.unref();
     const upstream = new UpstreamClient(config.providers);
     const limiter = new Limiter(limitStore);
-    const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, limiter, logger };
+    const a = config.accounts;
+    const mailer = new Mailer({ smtpUrl: a.smtpUrl, from: a.mailFrom, outboxDir: a.outboxDir, timeoutMs: a.mailTimeoutMs, logger });
+    throttle = new AuthThrottle(a.throttle, { secret: config.secret, redisUrl: config.redisUrl, logger });
+    await throttle.start();
+    const accounts = new AccountService({
+      store, config: a, secret: config.secret, mailer, throttle, authenticator, subscriptions: options.subscriptions ?? noSubscriptions, logger,
+    });
+    const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, limiter, accounts, mailer, logger };
     const app = buildApp(deps);
     // Holds whose process died are released once they expire; safe on every replica at once.
     const sweeper = new HoldSweeper(store.ledger, config.holdSweep, logger);
     sweeper.start();
+    // Expired sessions and one-time tokens are deleted hourly (they are refused on sight anyway).
+    const sessionSweeper = setInterval(() => {
+      accounts.sweep().catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'session sweep failed'));
+    }, SESSION_SWEEP_EVERY_MS);
+    sessionSweeper.unref();
     return {
       app,
       deps,
@@ -77,13 +101,17 @@ export async function createGateway(config: Readonly<Config>, options: { logger?
         await sweeper.stop();
         stopPriceRefresh();
         clearInterval(announcer);
+        clearInterval(sessionSweeper);
         await app.close();
+        await mailer.close();
+        await throttle?.close();
         await upstream.close();
         await closeShared();
         await store.close();
       },
     };
   } catch (error) {
+    await throttle?.close();
     await closeShared();
     await store.close();
     throw error;

@@ -33,6 +33,7 @@ async function serve(): Promise<void> {
       `Switchyard listening on ${base}  (database: ${cfg.databaseUrl.startsWith('sqlite:') ? cfg.databaseUrl : 'postgres'})`,
       `  config: ${cfg.configPath ?? 'none (no switchyard.yaml: no models yet; see README)'}; ${cfg.models.length} model(s), ${cfg.providers.length} provider(s)`,
       `  admin token: ${cfg.adminTokenSource}`,
+      `  console API: ${cfg.accounts.publicUrl}/console/v1 (OpenAPI: /console/v1/openapi.json); mail: ${cfg.accounts.smtpUrl ? 'SMTP' : `no SMTP_URL, written to ${cfg.accounts.outboxDir}`}`,
       `  create a user and a key:  npx switchyard admin users create you@example.com  →  npx switchyard admin keys create <user id>`,
       `  try it:  curl ${base}/v1/chat/completions -H "Authorization: Bearer $SWITCHYARD_KEY" -H 'content-type: application/json' -d '{"model":"${firstModel}","messages":[{"role":"user","content":"Hello"}]}'`,
       '',

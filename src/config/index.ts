@@ -1,13 +1,14 @@
 // The ONLY reader of process.env and of the config file. Produces one frozen, typed Config.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { PriceRates } from '../domain/usage.ts';
 import { ConfigError } from './errors.ts';
 import { parseEffectiveFrom, ratesFromFields } from './prices.ts';
-import { fileSchema } from './schema.ts';
+import { fileSchema, type FileConfig } from './schema.ts';
 
 export { ConfigError } from './errors.ts';
 
@@ -121,6 +122,37 @@ export interface LimitsConfig {
   concurrencyLeaseMs: number;
 }
 
+/** Login / reset / sign-up throttling (src/accounts/throttle.ts). */
+export interface ThrottleConfig {
+  loginFailuresPerAccount: number;
+  loginAttemptsPerIp: number;
+  resetRequestsPerAccount: number;
+  resetRequestsPerIp: number;
+  signupsPerIp: number;
+  redisPrefix: string;
+}
+
+/** Self-service accounts, their mail and the console's sessions. */
+export interface AccountsConfig {
+  /** Base of every link in a mail, without a trailing slash. */
+  publicUrl: string;
+  /** Honour X-Forwarded-Proto / -For (Secure cookies behind a TLS-terminating proxy, client IPs). */
+  trustProxy: boolean;
+  /** undefined: mails go to outboxDir as .eml files. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  outboxDir: string;
+  /** Deadline of one mail delivery. */
+  mailTimeoutMs: number;
+  /** Absolute session lifetime. */
+  sessionTtlMs: number;
+  /** A session unused for this long ends. */
+  sessionIdleMs: number;
+  verifyTokenTtlMs: number;
+  resetTokenTtlMs: number;
+  throttle: Readonly<ThrottleConfig>;
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -147,6 +179,7 @@ export interface Config {
   health: Readonly<HealthConfig>;
   routing: Readonly<RoutingConfig>;
   limits: Readonly<LimitsConfig>;
+  accounts: Readonly<AccountsConfig>;
 }
 
 const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 1_000, firstByteMs: 60_000, idleMs: 60_000, adaptiveFirstByte: false };
@@ -330,8 +363,11 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     throw new ConfigError(`DATABASE_URL: expected sqlite:<path> or postgres://…, got "${databaseUrl.replace(/\/\/[^@]*@/, '//…@')}"`);
   }
 
+  const host = env.HOST ?? '127.0.0.1';
+  const accounts = accountsConfig(file.accounts ?? {}, env, { cwd, dataDir, host, port });
+
   return Object.freeze({
-    host: env.HOST ?? '127.0.0.1',
+    host,
     port,
     dataDir,
     databaseUrl,
@@ -360,6 +396,60 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
         concurrency: file.limits?.account?.concurrency ?? null,
       }),
       concurrencyLeaseMs: file.limits?.concurrency_lease_ms ?? 60_000,
+    }),
+    accounts,
+  });
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The public URL's host when it is a domain name; a placeholder for an IP address or a bare host name. */
+function mailDomain(hostname: string): string {
+  return hostname.includes('.') && isIP(hostname.replace(/^\[|\]$/g, '')) === 0 ? hostname : 'localhost.localdomain';
+}
+
+/** The `accounts:` section; each setting's environment variable wins over the file. */
+function accountsConfig(
+  file: NonNullable<FileConfig['accounts']>,
+  env: Env,
+  at: { cwd: string; dataDir: string; host: string; port: number },
+): Readonly<AccountsConfig> {
+  const hostForUrl = at.host === '0.0.0.0' || at.host === '::' ? '127.0.0.1' : at.host.includes(':') ? `[${at.host}]` : at.host;
+  const publicUrl = env.SWITCHYARD_PUBLIC_URL || file.public_url || `http://${hostForUrl}:${at.port}`;
+  let parsedUrl: URL;
+  try {
+    parsedUrl = new URL(publicUrl);
+  } catch {
+    throw new ConfigError(`SWITCHYARD_PUBLIC_URL: not a URL: "${publicUrl}"`);
+  }
+  if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') throw new ConfigError('SWITCHYARD_PUBLIC_URL: expected an http(s) URL');
+  const smtpUrl = env.SMTP_URL || file.smtp_url || undefined;
+  if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('SMTP_URL: expected smtp://… or smtps://…');
+  const trustProxyEnv = env.SWITCHYARD_TRUST_PROXY;
+  if (trustProxyEnv !== undefined && trustProxyEnv !== '' && !['true', 'false', '1', '0'].includes(trustProxyEnv)) {
+    throw new ConfigError(`SWITCHYARD_TRUST_PROXY: expected true or false, got "${trustProxyEnv}"`);
+  }
+  const trustProxy = trustProxyEnv ? trustProxyEnv === 'true' || trustProxyEnv === '1' : (file.trust_proxy ?? false);
+  const outbox = env.SWITCHYARD_OUTBOX_DIR || file.outbox_dir;
+  const t = file.throttle ?? {};
+  return Object.freeze({
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    trustProxy,
+    smtpUrl,
+    mailFrom: env.MAIL_FROM || file.mail_from || `Switchyard <no-reply@${mailDomain(parsedUrl.hostname)}>`,
+    outboxDir: outbox ? resolve(at.cwd, outbox) : resolve(at.dataDir, 'outbox'),
+    mailTimeoutMs: file.mail_timeout_ms ?? 20_000,
+    sessionTtlMs: (file.session_ttl_hours ?? 30 * 24) * HOUR_MS,
+    sessionIdleMs: (file.session_idle_hours ?? 7 * 24) * HOUR_MS,
+    verifyTokenTtlMs: 48 * HOUR_MS,
+    resetTokenTtlMs: HOUR_MS,
+    throttle: Object.freeze({
+      loginFailuresPerAccount: t.login_failures_per_account ?? 10,
+      loginAttemptsPerIp: t.login_attempts_per_ip ?? 100,
+      resetRequestsPerAccount: t.reset_requests_per_account ?? 3,
+      resetRequestsPerIp: t.reset_requests_per_ip ?? 20,
+      signupsPerIp: t.signups_per_ip ?? 20,
+      redisPrefix: t.redis_prefix ?? 'sy:auth:',
     }),
   });
 }

@@ -114,6 +114,38 @@ export const limitsSchema = z.strictObject({
   concurrency_lease_ms: z.number().int().min(3_000).max(3_600_000).optional(),
 });
 
+/** Self-service accounts and the console API (src/accounts, src/http/routes/console). */
+export const accountsSchema = z.strictObject({
+  /** Where the gateway is reached from outside: the base of every link in a mail. */
+  public_url: z.url({ protocol: /^https?$/ }).optional(),
+  /** Honour X-Forwarded-Proto / X-Forwarded-For (only behind a proxy that sets them). */
+  trust_proxy: z.boolean().optional(),
+  /** smtp://user:pass@host:587 or smtps://…; unset: mails are written to outbox_dir. */
+  smtp_url: z.url({ protocol: /^smtps?$/ }).optional(),
+  mail_from: z.string().min(3).optional(),
+  outbox_dir: z.string().min(1).optional(),
+  /** Deadline of one mail delivery (connect, greeting and the whole SMTP exchange). */
+  mail_timeout_ms: z.number().int().positive().optional(),
+  session_ttl_hours: z.number().int().positive().optional(),
+  session_idle_hours: z.number().int().positive().optional(),
+  throttle: z
+    .strictObject({
+      /** Failed logins per account (any IP) in 15 minutes before the account's logins are refused for 15 minutes. */
+      login_failures_per_account: z.number().int().positive().optional(),
+      /** Login attempts per client IP in 15 minutes. */
+      login_attempts_per_ip: z.number().int().positive().optional(),
+      /** Password-reset mails per account per hour. */
+      reset_requests_per_account: z.number().int().positive().optional(),
+      /** Password-reset requests per client IP per hour. */
+      reset_requests_per_ip: z.number().int().positive().optional(),
+      /** Sign-ups per client IP per hour. */
+      signups_per_ip: z.number().int().positive().optional(),
+      /** Redis key prefix when REDIS_URL is set. */
+      redis_prefix: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+
 export const fileSchema = z.strictObject({
   providers: z.array(providerSchema).default([]),
   models: z.array(modelSchema).default([]),
@@ -121,6 +153,7 @@ export const fileSchema = z.strictObject({
   routing: routingSchema.optional(),
   holds: holdsSchema.optional(),
   limits: limitsSchema.optional(),
+  accounts: accountsSchema.optional(),
 });
 
 export type FileConfig = z.infer<typeof fileSchema>;

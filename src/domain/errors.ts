@@ -27,11 +27,21 @@ export const ERROR_CATALOGUE = {
   invalid_request: { status: 400, type: 'invalid_request_error', failover: false, blameChannel: false },
   invalid_json: { status: 400, type: 'invalid_request_error', failover: false, blameChannel: false },
   invalid_api_key: { status: 401, type: 'authentication_error', failover: false, blameChannel: false },
+  /** Console: no valid session cookie. */
+  session_required: { status: 401, type: 'authentication_error', failover: false, blameChannel: false },
+  /** Console login: unknown email or wrong password (never says which). */
+  invalid_credentials: { status: 401, type: 'authentication_error', failover: false, blameChannel: false },
+  /** Console: a verification or reset token that is unknown, used or expired. */
+  invalid_token: { status: 400, type: 'invalid_request_error', failover: false, blameChannel: false },
   insufficient_quota: { status: 402, type: 'insufficient_quota', failover: false, blameChannel: false },
   /** A key's spend cap (per day, month or in total) does not cover the request's worst case. */
   spend_limit_exceeded: { status: 402, type: 'insufficient_quota', failover: false, blameChannel: false },
   permission_denied: { status: 403, type: 'permission_error', failover: false, blameChannel: false },
   account_suspended: { status: 403, type: 'permission_error', failover: false, blameChannel: false },
+  /** Console: a state-changing request without a valid CSRF token, or from another origin. */
+  csrf_failed: { status: 403, type: 'permission_error', failover: false, blameChannel: false },
+  /** Console: the action needs a verified email address (creating API keys). */
+  email_not_verified: { status: 403, type: 'permission_error', failover: false, blameChannel: false },
   model_not_found: { status: 404, type: 'not_found_error', failover: false, blameChannel: false },
   not_found: { status: 404, type: 'not_found_error', failover: false, blameChannel: false },
   method_not_allowed: { status: 405, type: 'invalid_request_error', failover: false, blameChannel: false },

@@ -1,6 +1,8 @@
 // What the HTTP layer is built from. Tests build the app with their own deps (ARCHITECTURE §2).
 import type { Logger } from 'pino';
 import type { AuthContext, KeyAuthenticator } from '../accounts/authenticator.ts';
+import type { Mailer } from '../accounts/mailer.ts';
+import type { AccountService } from '../accounts/service.ts';
 import type { Catalogue, PricedModel } from '../billing/catalogue.ts';
 import type { Config } from '../config/index.ts';
 import { GatewayError } from '../domain/errors.ts';
@@ -21,6 +23,9 @@ export interface AppDeps {
   authenticator: KeyAuthenticator;
   /** Rate limits per key and account (memory, or Redis across replicas). */
   limiter: Limiter;
+  /** Self-service accounts and sessions (the console API). */
+  accounts: AccountService;
+  mailer: Mailer;
   logger: Logger;
 }
 

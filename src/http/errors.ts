@@ -17,6 +17,9 @@ function fromFastify(error: FastifyError): GatewayError | undefined {
       return new GatewayError('unsupported_media_type', 'Send the request body as application/json.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new GatewayError('invalid_request', 'The Content-Length header does not match the body.');
+    case 'FST_CSRF_MISSING_SECRET':
+    case 'FST_CSRF_INVALID_TOKEN':
+      return new GatewayError('csrf_failed', 'Missing or invalid CSRF token: get one from GET /console/v1/auth/csrf and send it as X-CSRF-Token.');
     default:
       break;
   }

@@ -6,11 +6,14 @@ export const REDACT_PATHS = [
   'req.headers["x-api-key"]',
   'req.headers["api-key"]',
   'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
   'res.headers["set-cookie"]',
   '*.apiKey',
   '*.api_key',
   '*.secret',
   '*.adminToken',
+  '*.password',
+  '*.token',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

@@ -29,6 +29,27 @@ export interface UsersTable {
   created_at: Big;
   /** 'user' | 'admin' (migration 0006). */
   role: ColumnType<string, string | undefined, string>;
+  password_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  email_verified_at: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+  email_hmac: ColumnType<string | null, string | null | undefined, string | null>;
+  closed_at: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+}
+
+export interface SessionsTable {
+  hash: string;
+  user_id: string;
+  created_at: Big;
+  last_seen_at: Big;
+  expires_at: Big;
+}
+
+export interface AccountTokensTable {
+  hash: string;
+  user_id: string;
+  purpose: string;
+  created_at: Big;
+  expires_at: Big;
+  used_at: BigNull;
 }
 
 export interface ApiKeysTable {
@@ -178,6 +199,8 @@ export interface Database {
   notifications: NotificationsTable;
   key_spend: KeySpendTable;
   audit_log: AuditLogTable;
+  sessions: SessionsTable;
+  account_tokens: AccountTokensTable;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -220,7 +243,7 @@ export function parseAllowedModels(value: string | null): string[] | null {
   return parsed.filter((m): m is string => typeof m === 'string');
 }
 
-const USER_STATUSES: ReadonlySet<string> = new Set<UserStatus>(['active', 'suspended']);
+const USER_STATUSES: ReadonlySet<string> = new Set<UserStatus>(['active', 'suspended', 'closed']);
 export function toUserStatus(value: string): UserStatus {
   // Anything unknown is treated as suspended: fail closed.
   return USER_STATUSES.has(value) ? (value as UserStatus) : 'suspended';

@@ -19,17 +19,20 @@ import { KEY_COLUMNS, scopeColumns } from './scopes.ts';
 
 export { getKey, keySpend, setKeyScopes } from './scopes.ts';
 
+/** A new active user (with a password hash when signing up; without when an admin creates it). */
+export async function insertUser(db: Kysely<Database>, email: string, passwordHash: string | null = null): Promise<UserRecord> {
+  const row = { id: newUserId(), email, status: 'active', role: 'user', balance: 0n, created_at: Date.now(), password_hash: passwordHash };
+  try {
+    await db.insertInto('users').values(row).execute();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new StorageConflictError('a user with this email already exists', { cause: error });
+    throw error;
+  }
+  return mapUser(row);
+}
+
 export function createUser(db: Kysely<Database>) {
-  return async (email: string): Promise<UserRecord> => {
-    const row = { id: newUserId(), email, status: 'active', role: 'user', balance: 0n, created_at: Date.now() };
-    try {
-      await db.insertInto('users').values(row).execute();
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new StorageConflictError('a user with this email already exists', { cause: error });
-      throw error;
-    }
-    return mapUser(row);
-  };
+  return (email: string): Promise<UserRecord> => insertUser(db, email);
 }
 
 export function getUser(db: Kysely<Database>) {
@@ -64,7 +67,8 @@ export function listUsers(db: Kysely<Database>) {
 
 export function setUserStatus(db: Kysely<Database>) {
   return async (id: string, status: UserStatus): Promise<boolean> => {
-    const result = await db.updateTable('users').set({ status }).where('id', '=', id).executeTakeFirst();
+    // A closed account stays closed (its data is erased; reopening it would revive nothing).
+    const result = await db.updateTable('users').set({ status }).where('id', '=', id).where('status', '<>', 'closed').executeTakeFirst();
     return result.numUpdatedRows > 0n;
   };
 }
@@ -78,7 +82,8 @@ export function setUserRole(db: Kysely<Database>) {
 
 export function createKey(db: Kysely<Database>) {
   return async (input: {
-    userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null; scopes?: KeyScopesPatch;
+    userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null; expiresAt?: Date | null;
+    scopes?: KeyScopesPatch;
   }): Promise<ApiKeyRecord> => {
     const row = {
       id: newKeyId(),
@@ -90,7 +95,7 @@ export function createKey(db: Kysely<Database>) {
       created_at: Date.now(),
       revoked_at: null,
       last_used_at: null,
-      expires_at: null,
+      expires_at: input.expiresAt == null ? null : input.expiresAt.getTime(),
       spend_cap_day: null,
       spend_cap_month: null,
       spend_cap_total: null,
@@ -255,7 +260,7 @@ export function verifyLedger(db: Kysely<Database>) {
   };
 }
 
-export function usageRepo(db: Kysely<Database>): UsageRepo {
+export function usageRepo(db: Kysely<Database>): Pick<UsageRepo, 'list' | 'get'> {
   return {
     async list(filter: { userId?: string; limit: number; beforeCreatedAt?: Date }): Promise<UsageEvent[]> {
       let query = db.selectFrom('usage_events').selectAll();

@@ -4,7 +4,8 @@
 import type { MicroCredits } from '../domain/money.ts';
 import type { ModelPrice, PriceRates } from '../domain/usage.ts';
 
-export type UserStatus = 'active' | 'suspended';
+/** 'closed' is final: the account was closed by its owner (keys revoked, personal data erased). */
+export type UserStatus = 'active' | 'suspended' | 'closed';
 /** `admin` users may administer the gateway (the console's admin views); `user` is everyone else. */
 export type UserRole = 'user' | 'admin';
 
@@ -222,8 +223,11 @@ export interface UsersRepo {
 }
 
 export interface KeysRepo {
-  /** allowedModels: omitted or null = every model; scopes: omitted fields = no limit. */
-  create(input: { userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null; scopes?: KeyScopesPatch }): Promise<ApiKeyRecord>;
+  /** allowedModels: omitted or null = every model; expiresAt: omitted or null = never; scopes: omitted fields = no limit. */
+  create(input: {
+    userId: string; name: string; hash: string; prefix: string; allowedModels?: string[] | null; expiresAt?: Date | null;
+    scopes?: KeyScopesPatch;
+  }): Promise<ApiKeyRecord>;
   listByUser(userId: string): Promise<ApiKeyRecord[]>;
   get(id: string): Promise<ApiKeyRecord | undefined>;
   /** Hot path: one indexed lookup. */
@@ -280,10 +284,48 @@ export interface LedgerRepo {
   verify(page: { afterUserId?: string; limit: number }): Promise<LedgerCheck[]>;
 }
 
+/** A position in a newest-first usage listing: the last event of the previous page. */
+export interface UsageCursor {
+  createdAt: Date;
+  requestId: string;
+}
+
+export interface UsagePageFilter {
+  userId: string;
+  limit: number;
+  /** Events strictly after this one in newest-first order (keyset pagination: stable under inserts). */
+  after?: UsageCursor;
+  /** created_at >= from and < to. */
+  from?: Date;
+  to?: Date;
+  keyId?: string;
+}
+
+/** One row of the per day × model × key aggregate (UTC days). */
+export interface UsageAggregate {
+  /** Days since 1970-01-01 UTC. */
+  day: number;
+  model: string;
+  keyId: string;
+  requests: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  cost: MicroCredits;
+}
+
 export interface UsageRepo {
   /** Newest first. */
   list(filter: { userId?: string; limit: number; beforeCreatedAt?: Date }): Promise<UsageEvent[]>;
   get(requestId: string): Promise<UsageEvent | undefined>;
+  /** One user's events, newest first (created_at, then request id), keyset-paginated. */
+  page(filter: UsagePageFilter): Promise<UsageEvent[]>;
+  /** Σ per UTC day × model × key over [from, to): one GROUP BY statement. */
+  aggregate(filter: { userId: string; from: Date; to: Date }): Promise<UsageAggregate[]>;
+  /** Σ cost per key id over all of the user's events. */
+  spendByKey(userId: string): Promise<Map<string, MicroCredits>>;
 }
 
 /** Where a price version came from: the config file or the admin API. */
@@ -394,6 +436,97 @@ export interface AuditRepo {
   list(filter: { limit: number; beforeId?: string; actor?: string; action?: string; target?: string }): Promise<AuditEntry[]>;
 }
 
+/** What login needs, found by the normalized email in one lookup. */
+export interface LoginRecord {
+  userId: string;
+  status: UserStatus;
+  /** null: no password set yet (e.g. a user created by an admin: the password-reset flow sets one). */
+  passwordHash: string | null;
+}
+
+export interface AccountRecord {
+  user: UserRecord;
+  emailVerifiedAt: Date | null;
+  hasPassword: boolean;
+  closedAt: Date | null;
+}
+
+export interface CloseAccountInput {
+  userId: string;
+  /** HMAC-SHA-256 of the normalized address: replaces it (recognisable, not recoverable). */
+  emailHmac: string;
+  actor: string;
+  reason: string;
+}
+
+export interface CloseAccountOutcome {
+  /** The balance zeroed by the `adjustment` entry (0 when there was none: no entry written). */
+  forfeited: MicroCredits;
+  /** The keys revoked by the closure (to evict from authentication caches). */
+  revokedKeyIds: string[];
+}
+
+export interface AccountsRepo {
+  /** A new active user with a password; StorageConflictError when the email is taken. */
+  create(input: { email: string; passwordHash: string }): Promise<UserRecord>;
+  findLogin(email: string): Promise<LoginRecord | undefined>;
+  get(userId: string): Promise<AccountRecord | undefined>;
+  passwordHash(userId: string): Promise<string | null | undefined>;
+  /** Sets email_verified_at once; false when no such (open) user or already verified. */
+  markEmailVerified(userId: string, at: Date): Promise<boolean>;
+  /**
+   * Replaces the password hash and deletes every session of the user except `keepSession` (a session hash),
+   * and every unused password-reset token. One transaction. False when no such open user.
+   */
+  setPassword(input: { userId: string; passwordHash: string; keepSession?: string }): Promise<boolean>;
+  /**
+   * Password reset: consumes the unused, unexpired reset token, sets the password, marks the email verified
+   * (the mail was received), deletes every session and the other reset tokens. One transaction. The user id,
+   * or undefined when the token is unknown, used, expired or its user closed.
+   */
+  resetPassword(input: { tokenHash: string; passwordHash: string; now: Date }): Promise<string | undefined>;
+  /**
+   * Closes the account in one transaction: revokes every key (and blanks their names), zeroes the balance with
+   * an `adjustment` entry (actor, reason), replaces the email by `closed:<user id>` and stores its HMAC, clears
+   * the password, status 'closed', deletes sessions, tokens and notifications. Undefined when no such open user.
+   */
+  close(input: CloseAccountInput): Promise<CloseAccountOutcome | undefined>;
+  /** How many closed accounts had this address (by its HMAC). */
+  closedWithEmailHmac(emailHmac: string): Promise<number>;
+}
+
+/** A session as the console's authentication needs it: one indexed lookup joined with its user. */
+export interface SessionRecord {
+  userId: string;
+  userStatus: UserStatus;
+  emailVerified: boolean;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
+}
+
+export interface SessionsRepo {
+  create(input: { hash: string; userId: string; now: Date; expiresAt: Date }): Promise<void>;
+  find(hash: string): Promise<SessionRecord | undefined>;
+  touch(hash: string, at: Date): Promise<void>;
+  /** Deletes one session; false when it did not exist. */
+  delete(hash: string): Promise<boolean>;
+  /** Deletes sessions whose absolute expiry passed or that were idle since before `idleBefore`. */
+  deleteExpired(now: Date, idleBefore: Date): Promise<number>;
+}
+
+export type TokenPurpose = 'verify_email' | 'reset_password';
+
+export interface TokensRepo {
+  create(input: { hash: string; userId: string; purpose: TokenPurpose; now: Date; expiresAt: Date }): Promise<void>;
+  /** Marks an unused, unexpired token used (single use, atomic) and returns its user id. */
+  consume(hash: string, purpose: TokenPurpose, now: Date): Promise<string | undefined>;
+  /** The token's user and expiry when it is unused and unexpired; nothing changes. */
+  peek(hash: string, purpose: TokenPurpose, now: Date): Promise<{ userId: string; expiresAt: Date } | undefined>;
+  /** Deletes tokens expired before `now` (used ones included). */
+  deleteExpired(now: Date): Promise<number>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly users: UsersRepo;
@@ -403,6 +536,9 @@ export interface Store {
   readonly prices: PricesRepo;
   readonly notifications: NotificationsRepo;
   readonly audit: AuditRepo;
+  readonly accounts: AccountsRepo;
+  readonly sessions: SessionsRepo;
+  readonly tokens: TokensRepo;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }

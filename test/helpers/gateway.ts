@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { loadConfig } from '../../src/config/index.ts';
-import { createGateway, type Gateway } from '../../src/gateway.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startMockOpenAI, type MockOpenAI } from '../upstreams/openai.ts';
 
@@ -64,7 +64,9 @@ export function testDatabaseUrl(backend: 'sqlite' | 'postgres', dataDir: string)
   return `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
 }
 
-export async function startTestGateway(options: { backend?: 'sqlite' | 'postgres'; yaml?: (mockUrl: string) => string; env?: Record<string, string> } = {}): Promise<TestGateway> {
+export async function startTestGateway(options: {
+  backend?: 'sqlite' | 'postgres'; yaml?: (mockUrl: string) => string; env?: Record<string, string>; subscriptions?: GatewayOptions['subscriptions'];
+} = {}): Promise<TestGateway> {
   const mock = await startMockOpenAI({ apiKey: UPSTREAM_KEY });
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
   const env = {
@@ -83,7 +85,7 @@ export async function startTestGateway(options: { backend?: 'sqlite' | 'postgres
       done();
     },
   });
-  const gateway = await createGateway(config, { logger: createLogger('debug', sink) });
+  const gateway = await createGateway(config, { logger: createLogger('debug', sink), ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}) });
   await gateway.app.listen({ host: '127.0.0.1', port: 0 });
   const address = gateway.app.server.address();
   if (!address || typeof address === 'string') throw new Error('no address');

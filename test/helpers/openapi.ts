@@ -99,7 +99,7 @@ function normalise(node: Json, component: string): void {
 type FormatsPlugin = (ajv: Ajv2020) => Ajv2020;
 
 /** ajv-formats is CommonJS: depending on the loader its function is the default export or `.default` of it. */
-function formatsPlugin(): FormatsPlugin {
+export function formatsPlugin(): FormatsPlugin {
   const mod: unknown = ajvFormatsModule;
   let candidate: unknown = (mod as { default?: unknown }).default;
   if (typeof candidate !== 'function' && isObjectLike(candidate)) candidate = (candidate as { default?: unknown }).default;
@@ -111,7 +111,7 @@ function isObjectLike(v: unknown): v is object {
   return (typeof v === 'object' || typeof v === 'function') && v !== null;
 }
 
-function formatError(e: ErrorObject): string {
+export function formatError(e: ErrorObject): string {
   const where = e.instancePath === '' ? '(root)' : e.instancePath;
   return `${where} ${e.message ?? e.keyword} ${JSON.stringify(e.params)}`;
 }

@@ -6,6 +6,7 @@ import { init, type Dialect } from './0001_init.ts';
 import { keysNotifications } from './0002_keys_notifications.ts';
 import { priceVersions } from './0003_price_versions.ts';
 import { holdMeta } from './0004_hold_meta.ts';
+import { accounts } from './0005_accounts.ts';
 import { limitsAdmin } from './0006_limits_admin.ts';
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -15,6 +16,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '0002_keys_notifications': keysNotifications(dialect),
     '0003_price_versions': priceVersions(dialect),
     '0004_hold_meta': holdMeta(dialect),
+    '0005_accounts': accounts(dialect),
     '0006_limits_admin': limitsAdmin(dialect),
   };
 }

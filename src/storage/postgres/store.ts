@@ -5,12 +5,14 @@ import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Store } from '../types.ts';
 import type { Database } from '../db.ts';
+import { accountQueries, sessionQueries, tokenQueries, usageConsoleQueries } from '../accounts.ts';
 import { migrateToLatest } from '../migrations/index.ts';
 import { auditRepo } from '../audit.ts';
 import {
   createKey, createUser, getBalance, getKey, getUser, keySpend, listEntries, listKeysByUser, listUsers, notificationsRepo,
   requestEntries, revokeKey, setKeyExpiry, setKeyScopes, setUserRole, setUserStatus, sumEntries, usageRepo, verifyLedger,
 } from '../repos.ts';
+import { pgAccountOps } from './accounts.ts';
 import { pgOps } from './ledger.ts';
 import { pgReconcile } from './prices.ts';
 import { pricesRepo } from '../prices.ts';
@@ -63,6 +65,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
 
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const ops = pgOps(pool);
+  const accountOps = pgAccountOps(pool);
 
   return {
     dialect: 'postgres',
@@ -91,10 +94,13 @@ export async function openPostgres(connectionString: string, options: PostgresOp
       requestEntries: requestEntries(kysely),
       verify: verifyLedger(kysely),
     },
-    usage: usageRepo(kysely),
+    usage: { ...usageRepo(kysely), ...usageConsoleQueries(kysely) },
     notifications: notificationsRepo(kysely),
     audit: auditRepo(kysely),
     prices: pricesRepo(kysely, pgReconcile(kysely)),
+    accounts: { ...accountQueries(kysely), ...accountOps },
+    sessions: sessionQueries(kysely),
+    tokens: tokenQueries(kysely),
     async migrate() {
       // Kysely's bookkeeping tables must live in the schema being migrated (see migrations/index.ts).
       const current = await pool.query<{ schema: string | null }>('SELECT current_schema() AS schema');

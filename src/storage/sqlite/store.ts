@@ -7,6 +7,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Store } from '../types.ts';
 import type { Database } from '../db.ts';
+import { accountQueries, sessionQueries, tokenQueries, usageConsoleQueries } from '../accounts.ts';
 import { migrateToLatest } from '../migrations/index.ts';
 import { auditRepo } from '../audit.ts';
 import {
@@ -15,6 +16,7 @@ import {
 } from '../repos.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { GroupCommit } from './group-commit.ts';
+import { sqliteAccountOps, type SqliteAccountOps } from './accounts.ts';
 import { sqliteOps, type SqliteOps } from './ledger.ts';
 import { sqliteReconcile } from './prices.ts';
 import { pricesRepo } from '../prices.ts';
@@ -38,6 +40,8 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
   let prepared: SqliteOps | undefined;
   // Prepared on first use (or right after migrate): statements cannot be prepared before the tables exist.
   const ops = (): SqliteOps => (prepared ??= sqliteOps(db));
+  let preparedAccounts: SqliteAccountOps | undefined;
+  const accountOps = (): SqliteAccountOps => (preparedAccounts ??= sqliteAccountOps(db));
   const commits = new GroupCommit(db);
   const checkpointer = file === ':memory:' ? undefined : startCheckpointer(db, file);
 
@@ -69,10 +73,18 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
       requestEntries: requestEntries(kysely),
       verify: verifyLedger(kysely),
     },
-    usage: usageRepo(kysely),
+    usage: { ...usageRepo(kysely), ...usageConsoleQueries(kysely) },
     notifications: notificationsRepo(kysely),
     audit: auditRepo(kysely),
     prices: pricesRepo(kysely, sqliteReconcile(db)),
+    accounts: {
+      ...accountQueries(kysely),
+      setPassword: async (input) => accountOps().setPassword(input),
+      resetPassword: async (input) => accountOps().resetPassword(input),
+      close: async (input) => accountOps().close(input),
+    },
+    sessions: sessionQueries(kysely),
+    tokens: tokenQueries(kysely),
     async migrate() {
       await migrateToLatest(kysely as Kysely<unknown>, 'sqlite');
       ops();
