@@ -74,6 +74,7 @@ export const LedgerView = z.strictObject({
   amount_credits: credits,
   balance_after_credits: credits,
   request_id: z.string().nullable(),
+  payment_id: z.string().nullable(),
   actor: z.string().nullable(),
   reason: z.string().nullable(),
   created_at: instant,
