@@ -3,7 +3,7 @@
 // authenticator broadcasts evictions). Ownership is checked here: another user's key is "not found".
 import type { Catalogue } from '../billing/catalogue.ts';
 import { GatewayError } from '../domain/errors.ts';
-import type { ApiKeyRecord, Store } from '../storage/types.ts';
+import type { ApiKeyRecord, KeyScopesPatch, Store } from '../storage/types.ts';
 import type { KeyAuthenticator } from './authenticator.ts';
 import { generateApiKey } from './keys.ts';
 import type { ConsoleSession } from './service.ts';
@@ -15,6 +15,8 @@ export interface NewKeyInput {
   name: string;
   allowedModels: string[] | null;
   expiresAt: Date | null;
+  /** Spend caps and rate limits (accounts/scopes.ts); omitted: none. */
+  scopes?: Pick<KeyScopesPatch, 'spendCaps' | 'rateLimits'>;
 }
 
 export interface CreatedKey {
@@ -56,6 +58,7 @@ export class ApiKeyService {
       prefix: generated.prefix,
       allowedModels: input.allowedModels,
       expiresAt: input.expiresAt,
+      ...(input.scopes ? { scopes: input.scopes } : {}),
     });
     return { record, key: generated.key };
   }
@@ -70,7 +73,10 @@ export class ApiKeyService {
     const now = Date.now();
     if (old.revokedAt) throw new GatewayError('conflict', 'This API key is revoked: create a new one instead.', { param: 'id' });
     if (old.expiresAt && old.expiresAt.getTime() <= now) throw new GatewayError('conflict', 'This API key has expired: create a new one instead.', { param: 'id' });
-    const created = await this.create(session, { name: old.name, allowedModels: old.allowedModels, expiresAt: old.expiresAt });
+    const created = await this.create(session, {
+      name: old.name, allowedModels: old.allowedModels, expiresAt: old.expiresAt,
+      scopes: { spendCaps: old.spendCaps, rateLimits: old.rateLimits },
+    });
     const overlapEnd = new Date(now + overlapSeconds * 1000);
     const oldEnd = old.expiresAt && old.expiresAt < overlapEnd ? old.expiresAt : overlapEnd;
     await this.deps.store.keys.setExpiry(old.id, oldEnd);

@@ -20,7 +20,8 @@ const MAX_LIMIT = 1_000_000_000;
 const credits = z.union([z.string(), z.number()]).nullable();
 const rate = z.number().int().min(1).max(MAX_LIMIT).nullable();
 
-const wireSchema = z.strictObject({
+/** The wire shape of the scope fields (also embedded in the console's key routes and their OpenAPI description). */
+export const scopesWireSchema = z.strictObject({
   allowed_models: z.array(z.string().min(1).max(200)).min(1).max(1000).nullable().optional(),
   expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
   spend_caps: z
@@ -54,7 +55,7 @@ export function parseKeyScopes(body: unknown): KeyScopesPatch {
   const source = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
   const picked: Record<string, unknown> = {};
   for (const field of SCOPE_FIELDS) if (field in source) picked[field] = source[field];
-  const result = wireSchema.safeParse(picked);
+  const result = scopesWireSchema.safeParse(picked);
   if (!result.success) {
     const issue = result.error.issues[0];
     throw invalid(issue?.path.map(String).join('.') || 'body', issue?.message ?? 'invalid');

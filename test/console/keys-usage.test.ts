@@ -76,6 +76,32 @@ describe('API keys from the console', () => {
     expect(keys).toHaveLength(3);
   });
 
+  it('creates a key with spend caps and rate limits, enforced on /v1, and rotation keeps them', async () => {
+    const { c, userId } = await consoleUser(t);
+    await t.admin('POST', `/users/${userId}/credits`, { credits: '10', reason: 'test' });
+    const created = await c.post('/keys', {
+      name: 'capped', spend_caps: { daily_credits: '0' }, rate_limits: { rpm: 50, tpm: null, concurrency: 2 },
+    });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({
+      spend_caps: { daily_credits: '0', monthly_credits: null, total_credits: null },
+      rate_limits: { rpm: 50, tpm: null, concurrency: 2 },
+    });
+    // A daily cap of 0 credits: the key may call nothing that costs, refused before anything is held.
+    const refused = await t.client(String(created.json.key)).chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 })
+      .then(() => undefined, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.APIError);
+    expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
+    expect((refused as InstanceType<typeof OpenAI.APIError>).code).toBe('spend_limit_exceeded');
+
+    const rotated = await c.post(`/keys/${String(created.json.id)}/rotate`, { overlap_seconds: 0 });
+    expect(rotated.json).toMatchObject({ spend_caps: { daily_credits: '0' }, rate_limits: { rpm: 50, concurrency: 2 } });
+
+    const bad = await c.post('/keys', { name: 'x', spend_caps: { daily_credits: '-1' } });
+    expect([bad.status, (bad.json.error as { param: string }).param]).toEqual([400, 'spend_caps.daily_credits']);
+  });
+
   it('revokes a key at once and refuses to rotate a revoked key', async () => {
     const { c } = await consoleUser(t);
     const created = await c.post('/keys', { name: 'gone' });

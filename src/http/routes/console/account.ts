@@ -2,6 +2,7 @@
 // and their API keys.
 import { z } from 'zod';
 import { DEFAULT_ROTATION_OVERLAP_S, MAX_ROTATION_OVERLAP_S } from '../../../accounts/api-keys.ts';
+import { parseKeyScopes, scopesWireSchema } from '../../../accounts/scopes.ts';
 import { PASSWORD_MAX } from '../../../accounts/passwords.ts';
 import { formatCredits } from '../../../domain/money.ts';
 import { GatewayError } from '../../../domain/errors.ts';
@@ -70,6 +71,8 @@ export function accountRoutes(s: ConsoleServices): ConsoleRoute[] {
         name: z.string().trim().min(1).max(100).default('default'),
         allowed_models: z.array(z.string().min(1).max(200)).min(1).max(100).nullable().default(null).describe('null or absent: every model'),
         expires_at: instant.nullable().default(null).describe('null or absent: never expires'),
+        spend_caps: scopesWireSchema.shape.spend_caps.describe('credits per UTC day / month / in total the key may spend, enforced atomically with the balance; absent or null: no cap'),
+        rate_limits: scopesWireSchema.shape.rate_limits.describe('requests per minute, tokens per minute and concurrent requests; absent or null: only the account\'s limits'),
       }),
       response: CreatedKeyView,
       errors: ['email_not_verified', 'account_suspended'],
@@ -78,6 +81,7 @@ export function accountRoutes(s: ConsoleServices): ConsoleRoute[] {
           name: body.name,
           allowedModels: body.allowed_models,
           expiresAt: body.expires_at === null ? null : new Date(body.expires_at),
+          scopes: parseKeyScopes({ spend_caps: body.spend_caps ?? null, rate_limits: body.rate_limits ?? null }),
         });
         return { ...keyView(record, 0n), key };
       },
@@ -85,7 +89,7 @@ export function accountRoutes(s: ConsoleServices): ConsoleRoute[] {
     defineRoute({
       method: 'POST', path: '/keys/{id}/rotate', tag: 'keys', access: 'session', status: 201,
       summary: 'Rotate a key: a new key now, the old one stops after an overlap',
-      description: `The new key keeps the old one's name, models and expiry. The old key keeps working for \`overlap_seconds\` (default ${DEFAULT_ROTATION_OVERLAP_S}, i.e. 24 h; 0 stops it at once).`,
+      description: `The new key keeps the old one's name, models, expiry, spend caps and rate limits. The old key keeps working for \`overlap_seconds\` (default ${DEFAULT_ROTATION_OVERLAP_S}, i.e. 24 h; 0 stops it at once).`,
       params: keyId,
       body: z.strictObject({ overlap_seconds: z.number().int().min(0).max(MAX_ROTATION_OVERLAP_S).default(DEFAULT_ROTATION_OVERLAP_S) }),
       response: RotatedKeyView,

@@ -33,6 +33,10 @@ export const KeyView = z.strictObject({
   expires_at: nullableInstant.describe('null: never expires'),
   revoked_at: nullableInstant,
   spend_credits: credits.describe('Σ cost of the requests made with this key'),
+  spend_caps: z.strictObject({ daily_credits: credits.nullable(), monthly_credits: credits.nullable(), total_credits: credits.nullable() })
+    .describe('null: no cap of that period'),
+  rate_limits: z.strictObject({ rpm: count.nullable(), tpm: count.nullable(), concurrency: count.nullable() })
+    .describe('the key\'s own limits (null: none; the account\'s limits apply too)'),
 });
 
 export const CreatedKeyView = KeyView.extend({ key: z.string().describe('the secret key: shown in this answer only, store it now') });
@@ -120,6 +124,12 @@ export function keyView(key: ApiKeyRecord, spend: bigint): z.input<typeof KeyVie
     expires_at: isoOrNull(key.expiresAt),
     revoked_at: isoOrNull(key.revokedAt),
     spend_credits: formatCredits(spend),
+    spend_caps: {
+      daily_credits: key.spendCaps.day === null ? null : formatCredits(key.spendCaps.day),
+      monthly_credits: key.spendCaps.month === null ? null : formatCredits(key.spendCaps.month),
+      total_credits: key.spendCaps.total === null ? null : formatCredits(key.spendCaps.total),
+    },
+    rate_limits: { ...key.rateLimits },
   };
 }
 
