@@ -97,4 +97,33 @@ describe('admin API: users, roles, audit', () => {
     expect((page2.json.data as Json[]).every((e) => Number(e.id) < Number(last?.id) && e.action === 'user.create')).toBe(true);
     expect((await t.admin('GET', '/audit?before=abc')).status).toBe(400);
   });
+
+  it('a user with the admin role may use the admin API with their own API key, audited as that user', async () => {
+    const { userId, key, keyId } = await t.newUser('1');
+    const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> => {
+      const res = await fetch(`${t.url}/admin/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, json: (await res.json()) as Json };
+    };
+    // An ordinary user's key: 403, nothing changes.
+    const refused = await call('GET', '/users?limit=1');
+    expect([refused.status, (refused.json.error as Json).code]).toEqual([403, 'permission_denied']);
+    expect((await call('GET', '/users', undefined)).status).toBe(403);
+
+    await t.admin('PATCH', `/users/${userId}`, { role: 'admin' });
+    const other = await t.admin('POST', '/users', { email: `managed-${Date.now()}@example.com` });
+    const granted = await call('POST', `/users/${String(other.json.id)}/credits`, { credits: '3', reason: 'welcome' });
+    expect(granted.status).toBe(200);
+    const [entry] = (await t.admin('GET', `/audit?target=${String(other.json.id)}&action=credits.adjust`)).json.data as Json[];
+    expect(entry).toMatchObject({ actor: `user:${userId}` });
+    const [ledgerLine] = (await t.admin('GET', `/users/${String(other.json.id)}/ledger`)).json.data as Json[];
+    expect(ledgerLine).toMatchObject({ kind: 'grant', actor: `user:${userId}`, reason: 'welcome' });
+
+    // A revoked key of an admin is refused like on /v1.
+    await t.admin('DELETE', `/keys/${keyId}`);
+    expect((await call('GET', '/users?limit=1')).status).toBe(401);
+  });
 });

@@ -118,7 +118,7 @@ describe('POST /admin/v1/models/{id}/prices', () => {
     const res = await t.admin('POST', '/models/renamed-model/prices', { input_per_mtok_usd: 3, output_per_mtok_usd: 12, effective_from: when, reason: 'upstream price' });
     expect(res.status).toBe(201);
     expect(res.json).toMatchObject({
-      object: 'model.price', model: 'renamed-model', status: 'scheduled', effective_from: when, source: 'admin', actor: 'admin', reason: 'upstream price',
+      object: 'model.price', model: 'renamed-model', status: 'scheduled', effective_from: when, source: 'admin', actor: 'admin-token', reason: 'upstream price',
       pricing: { input: '3000', output: '12000', cached_input: '3000' }, price_usd: { input_per_mtok_usd: '3', output_per_mtok_usd: '12' },
       announced_at: expect.any(String), notified_users: 1,
     });
@@ -140,7 +140,7 @@ describe('POST /admin/v1/models/{id}/prices', () => {
 
     const cancelled = await t.admin('DELETE', `/models/renamed-model/prices/${version}`, { reason: 'upstream kept its price' });
     expect(cancelled.status).toBe(200);
-    expect(cancelled.json).toMatchObject({ status: 'cancelled', cancelled_by: 'admin', cancel_reason: 'upstream kept its price', notified_users: 1 });
+    expect(cancelled.json).toMatchObject({ status: 'cancelled', cancelled_by: 'admin-token', cancel_reason: 'upstream kept its price', notified_users: 1 });
     expect((await store.notifications.list(user.userId, { limit: 5 }))[0]).toMatchObject({ kind: 'price_change_cancelled', data: { version } });
     expect((await models(user.key)).get('renamed-model')?.upcoming_pricing).toEqual([]);
 

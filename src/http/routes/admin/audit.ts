@@ -6,14 +6,26 @@ import type { AuditEntry } from '../../../storage/types.ts';
 import type { AppDeps } from '../../context.ts';
 import { limitSchema, page, parseBody } from './common.ts';
 
-/** Who acts through the admin token (console sessions of `admin` users will act as their user id). */
+/** Who acts through the admin token; a user with the `admin` role acts through their API key as `user:<id>`. */
 export const ADMIN_TOKEN_ACTOR = 'admin-token';
+
+const actors = new WeakMap<FastifyRequest, string>();
+
+/** Set by the admin scope's authentication hook. */
+export function setActor(request: FastifyRequest, actor: string): void {
+  actors.set(request, actor);
+}
+
+/** Who made this admin request (recorded in the audit log and on ledger entries it writes). */
+export function actorOf(request: FastifyRequest): string {
+  return actors.get(request) ?? ADMIN_TOKEN_ACTOR;
+}
 
 export type AuditRecorder = (request: FastifyRequest, action: string, target: string | null, details: Record<string, unknown> | null) => Promise<void>;
 
 export function audit(deps: AppDeps): AuditRecorder {
   return async (request, action, target, details) => {
-    await deps.store.audit.record({ actor: ADMIN_TOKEN_ACTOR, action, target, details, ip: request.ip ?? null });
+    await deps.store.audit.record({ actor: actorOf(request), action, target, details, ip: request.ip ?? null });
   };
 }
 

@@ -4,12 +4,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { KEY_PREFIX } from '../../../accounts/keys.ts';
 import { GatewayError } from '../../../domain/errors.ts';
 import { formatCredits, parseCredits } from '../../../domain/money.ts';
 import type { LedgerEntry, UsageEvent, UserRecord } from '../../../storage/types.ts';
 import { bearer } from '../../auth.ts';
 import type { AppDeps } from '../../context.ts';
-import { ADMIN_TOKEN_ACTOR, audit, auditRoutes } from './audit.ts';
+import { ADMIN_TOKEN_ACTOR, actorOf, audit, auditRoutes, setActor } from './audit.ts';
 import { channelRoutes } from './channels.ts';
 import { limitSchema, page, parseBody } from './common.ts';
 import { keyRoutes } from './keys.ts';
@@ -68,9 +69,20 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request: FastifyRequest) => {
       const token = bearer(request.headers.authorization);
-      if (!token || !timingSafeEqual(digest(token), expected)) {
-        throw new GatewayError('invalid_api_key', 'A valid admin token is required (Authorization: Bearer $SWITCHYARD_ADMIN_TOKEN).');
+      if (token && timingSafeEqual(digest(token), expected)) {
+        setActor(request, ADMIN_TOKEN_ACTOR);
+        return;
       }
+      // A user with the `admin` role may use the admin API with one of their own API keys (same checks as /v1:
+      // revoked, expired and suspended keys are refused), acting — and audited — as that user.
+      if (token?.startsWith(KEY_PREFIX)) {
+        const auth = await deps.authenticator.authenticate(token);
+        const user = await store.users.get(auth.userId);
+        if (user?.role !== 'admin') throw new GatewayError('permission_denied', 'This API key\'s user does not have the admin role.');
+        setActor(request, `user:${user.id}`);
+        return;
+      }
+      throw new GatewayError('invalid_api_key', 'A valid admin token is required (Authorization: Bearer $SWITCHYARD_ADMIN_TOKEN), or an API key of a user with the admin role.');
     });
 
     admin.post('/users', async (request, reply) => {
@@ -134,7 +146,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       await requireUser(request.params.id);
       try {
         const kind = amount > 0n ? 'grant' : 'adjustment';
-        const { balance } = await store.ledger.credit({ userId: request.params.id, kind, amount, actor: ADMIN_TOKEN_ACTOR, reason: input.reason });
+        const { balance } = await store.ledger.credit({ userId: request.params.id, kind, amount, actor: actorOf(request), reason: input.reason });
         await record(request, 'credits.adjust', request.params.id, {
           kind, credits: formatCredits(amount), reason: input.reason, balance_credits: formatCredits(balance),
         });

@@ -12,9 +12,9 @@ import { GatewayError } from '../../../domain/errors.ts';
 import type { PriceVersion } from '../../../storage/types.ts';
 import type { AppDeps } from '../../context.ts';
 import { parseBody } from './common.ts';
+import { actorOf, audit } from './audit.ts';
 
 /** Recorded as the actor of admin-API price versions (one admin token today). */
-const ADMIN_ACTOR = 'admin';
 
 type Status = 'superseded' | 'current' | 'scheduled' | 'cancelled';
 
@@ -56,6 +56,7 @@ function asBadRequest<T>(parse: () => T): T {
 }
 
 export function priceRoutes(admin: FastifyInstance, deps: AppDeps): void {
+  const record = audit(deps);
   const store = deps.store;
 
   const modelOf = (id: string) => {
@@ -81,7 +82,7 @@ export function priceRoutes(admin: FastifyInstance, deps: AppDeps): void {
       checkNotice(parsed.effectiveFrom, now, force ?? false, reason);
       return parsed;
     });
-    const added = await store.prices.add({ model: model.id, rates, effectiveFrom, source: 'admin', actor: ADMIN_ACTOR, reason: reason ?? null });
+    const added = await store.prices.add({ model: model.id, rates, effectiveFrom, source: 'admin', actor: actorOf(request), reason: reason ?? null });
     await deps.catalogue.refresh(store.prices);
     // The version is scheduled either way; an announcement that fails is retried (gateway.ts) and at start-up.
     const notified = await announce(store, added, now).catch((error: unknown) => {
@@ -89,6 +90,9 @@ export function priceRoutes(admin: FastifyInstance, deps: AppDeps): void {
       return null;
     });
     const version = (await store.prices.get(added.version)) ?? added;
+    await record(request, 'price.schedule', model.id, {
+      version: added.version, effective_from: new Date(effectiveFrom).toISOString(), forced: force === true, reason: reason ?? null,
+    });
     return reply.code(201).send({ ...versionView(version, 'scheduled'), notified_users: notified });
   });
 
@@ -100,13 +104,14 @@ export function priceRoutes(admin: FastifyInstance, deps: AppDeps): void {
       throw new GatewayError('not_found', `Model '${model.id}' has no price version '${request.params.version}'.`, { param: 'version' });
     }
     const now = Date.now();
-    const cancelled = await store.prices.cancel(existing.version, { at: new Date(now), actor: ADMIN_ACTOR, reason: reason ?? null });
+    const cancelled = await store.prices.cancel(existing.version, { at: new Date(now), actor: actorOf(request), reason: reason ?? null });
     if (!cancelled) {
       const why = existing.cancelledAt !== null ? 'is already cancelled' : 'has already taken effect';
       throw new GatewayError('conflict', `Price version ${existing.version} of '${model.id}' ${why}: only a scheduled version can be cancelled.`, { param: 'version' });
     }
     const notified = cancelled.announcedAt !== null ? await announceCancellation(store, cancelled, now) : 0;
     await deps.catalogue.refresh(store.prices);
+    await record(request, 'price.cancel', model.id, { version: cancelled.version, reason: reason ?? null });
     return { ...versionView(cancelled, 'cancelled'), notified_users: notified };
   });
 }
