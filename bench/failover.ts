@@ -31,12 +31,14 @@ import {
   resultsTable,
   TARGET_ADDED_P99_AFTER_OPEN_MS,
   TARGET_ADDED_P99_MS,
+  combineRounds,
   verdicts,
   verdictTable,
 } from './failover/report.ts';
-import type { ScenarioKey, ScenarioResult, ScenarioSpec, Stats } from './failover/report.ts';
+import type { ScenarioKey, ScenarioResult, ScenarioSpec, Stats, Verdict } from './failover/report.ts';
 import { checkFault, checkRefused, failoverConfigYaml, PRIMARY_CHANNEL, startMockUpstream } from './failover/upstreams.ts';
 import type { MockUpstream } from './failover/upstreams.ts';
+import { numberEnv as envNumber } from './lib/env.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const args = process.argv.slice(2);
@@ -49,17 +51,9 @@ if (args.length > 0) {
   process.exit(2);
 }
 
-function numberEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) {
-    process.stderr.write(`bench:failover: ${name}=${raw} is not a number ≥ ${min}\n`);
-    process.exit(2);
-  }
-  return value;
-}
+const numberEnv = (name: string, fallback: number, min: number): number => envNumber('bench:failover', name, fallback, min);
 const durationS = numberEnv('BENCH_DURATION', 20, 1);
+const rounds = Math.round(numberEnv('BENCH_ROUNDS', 3, 1));
 const warmupS = numberEnv('BENCH_WARMUP', 2, 0);
 const connections = Math.round(numberEnv('BENCH_CONNECTIONS', 64, 1));
 const firstByteMs = Math.round(numberEnv('BENCH_FIRST_BYTE_MS', 1000, 50));
@@ -138,7 +132,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void cleanup().finally(() => process.exit(130));
   });
 }
-const budgetMs = (SCENARIOS.length * (durationS + warmupS + 45) + 60) * 1000;
+const budgetMs = (rounds * SCENARIOS.length * (durationS + warmupS + 45) + 60) * 1000;
 const watchdog = setTimeout(() => {
   log(`watchdog: the bench has run ${budgetMs / 1000} s, more than it ever should; stopping everything.`);
   void cleanup().finally(() => process.exit(1));
@@ -177,14 +171,14 @@ async function startWarmMock(name: string): Promise<MockUpstream> {
   return mock;
 }
 
-async function runScenario(spec: ScenarioSpec, up: Upstreams, warnings: string[], checks: string[]): Promise<{ result: ScenarioResult; notes: string[] }> {
+async function runScenario(spec: ScenarioSpec, up: Upstreams, warnings: string[], checks: string[], round: number): Promise<{ result: ScenarioResult; notes: string[] }> {
   const result: ScenarioResult = { spec, breaker: [], pollErrors: 0, firstByteMs };
   const notes: string[] = [];
   const body = spec.stream ? SSE_BODY : JSON_BODY;
   const primaryPort = up.primary.port;
   await up.primary.setMode('ok');
 
-  const dataDir = join(tempDir, `gateway-${spec.key}`);
+  const dataDir = join(tempDir, `gateway-${spec.key}-${round}`);
   mkdirSync(dataDir, { recursive: true });
   let gateway: Gateway;
   try {
@@ -194,7 +188,8 @@ async function runScenario(spec: ScenarioSpec, up: Upstreams, warnings: string[]
       port: await freePort(),
       mockPort: primaryPort,
       configYaml: failoverConfigYaml(primaryPort, up.secondary.port, firstByteMs),
-      nodeFlags: [],
+      // BENCH_GATEWAY_FLAGS: extra node flags for the gateway (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"), for investigation only.
+      nodeFlags: (process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((f) => f !== ''),
     });
   } catch (error) {
     const msg = (error as Error).message;
@@ -347,21 +342,34 @@ async function main(): Promise<number> {
     await warmMock(mock);
   }
 
-  const results: ScenarioResult[] = [];
-  const scenarioExtra = new Map<ScenarioKey, string[]>();
-  for (const spec of SCENARIOS) {
-    const { result, notes: extra } = await runScenario(spec, up, warnings, checks);
-    results.push(result);
-    scenarioExtra.set(spec.key, extra);
-    const s = computeStats(result, durationS);
-    if (s) {
-      log(
-        `${spec.key}: success ${fmt(s.successPct, 3)} % (${s.failed} failed), ${fmt(s.reqPerSec, 0)} req/s, p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms, breaker ${s.openedAtS === undefined ? 'never opened' : `opened at ${fmt(s.openedAtS)} s, p99 after ${fmt(s.afterOpen?.p99)} ms, primary hit after open: ${String(s.primaryAfterOpen)} (probes ${s.probes})`}`,
-      );
-      const failures = failureDetail(result);
-      if (failures) log(`${spec.key}: ${failures.slice(0, 600)}`);
+  // BENCH_ROUNDS rounds of every scenario: a latency target is judged on the median of the rounds (combineRounds);
+  // the detailed table and notes are the last round's.
+  const roundLists: Verdict[][] = [];
+  let results: ScenarioResult[] = [];
+  let scenarioExtra = new Map<ScenarioKey, string[]>();
+  for (let round = 1; round <= rounds; round++) {
+    results = [];
+    scenarioExtra = new Map<ScenarioKey, string[]>();
+    for (const spec of SCENARIOS) {
+      const { result, notes: extra } = await runScenario(spec, up, warnings, checks, round);
+      results.push(result);
+      scenarioExtra.set(spec.key, extra);
+      const s = computeStats(result, durationS);
+      if (s) {
+        log(
+          `round ${round}/${rounds} ${spec.key}: success ${fmt(s.successPct, 3)} % (${s.failed} failed), ${fmt(s.reqPerSec, 0)} req/s, p50 ${fmt(s.p50)} ms, p99 ${fmt(s.p99)} ms, breaker ${s.openedAtS === undefined ? 'never opened' : `opened at ${fmt(s.openedAtS)} s, p99 after ${fmt(s.afterOpen?.p99)} ms, primary hit after open: ${String(s.primaryAfterOpen)} (probes ${s.probes})`}`,
+        );
+        const failures = failureDetail(result);
+        if (failures) log(`${spec.key}: ${failures.slice(0, 600)}`);
+      }
+      await sleep(300);
     }
-    await sleep(300);
+    const roundStats = new Map<ScenarioKey, Stats>();
+    for (const r of results) {
+      const s = computeStats(r, durationS);
+      if (s) roundStats.set(r.spec.key, s);
+    }
+    roundLists.push(verdicts(results, roundStats));
   }
   await stopChild(up.primary.child);
   await stopChild(up.secondary.child);
@@ -386,7 +394,8 @@ async function main(): Promise<number> {
         ];
   const list = verdicts(results, stats);
   const table = resultsTable(results, stats, list);
-  const vTable = verdictTable(list);
+  const vTable = verdictTable(combineRounds(roundLists));
+  const roundTables = rounds < 2 ? [] : roundLists.map((l, i) => `Round ${i + 1}:\n\n${verdictTable(l)}`);
   const scenarioNotes = results.map((r) => [scenarioNote(r, stats.get(r.spec.key)), ...(scenarioExtra.get(r.spec.key) ?? [])].join('\n'));
 
   const settings = [
@@ -396,6 +405,7 @@ async function main(): Promise<number> {
     `Each scenario: a fresh gateway; one answer check and a ${warmupS} s warm-up (${connections} connections, the scenario's own request) while the primary is still healthy — the same model, channels, code and upstream connections as the measured run, and the breaker stays closed (checked through the admin API just before the run; its window holds the warm-up's successes, so it is the 5-failures-in-a-row rule that opens it). Then the primary is broken and the ${durationS} s measured run starts. Both mocks get a 2 s direct warm-up when they start.`,
     `How the primary is broken: (a) its mock process is stopped, so nothing listens on the provider's base_url port any more (checked: ECONNREFUSED; the gateway's keep-alive connections to it were closed with it); (b) the mock's server-wide \`fault\` answers 503 to everything; (c) the mock's \`fault\` applies \`#hang\` to every request: no answer, not even headers; (d) its \`fault\` applies \`#cut:0\`: 200, the role chunk, then the connection is destroyed before any content. The secondary's mock never has a fault. Every fault is checked with one direct request before its run (Answer checks below).`,
     `Load: autocannon ${packageVersion('autocannon')} (programmatic, in the bench's process), ${connections} connections, pipelining 1, ${durationS} s per scenario, request timeout ${timeoutS} s.`,
+    `Rounds: ${rounds} (BENCH_ROUNDS), every scenario in each, in the same order. One 20 s run moves p99 by several ms on this machine, more than the targets; so a latency target is judged on the median of the rounds' added p99 and every other target must hold in every round (Targets table; each round's own verdicts are in the notes). The main table and the per-scenario notes are the last round's.`,
     `JSON scenarios (baseline-json, a, b, c, baseline-json-again): \`${JSON_BODY}\`. SSE scenarios (baseline-sse, d): \`${SSE_BODY}\` (${SSE_WORDS} word chunks).`,
     `success = complete answers ÷ requests that ended (responses + connection errors/timeouts; requests still in flight when the run stops are not counted). A complete answer is a 2xx whose body is the whole answer: JSON with \`choices[0].message.content\`; a stream with all ${SSE_WORDS} words, no error event and the final \`data: [DONE]\` — a 200 stream that breaks or carries an error event is a failure.`,
     `p50 / p99: exact percentiles of the complete answers' latency (request written → last byte; for SSE the whole stream), under full load (${connections} connections on ${machine.cores} shared cores). added = scenario − its baseline (same mode). baseline-json-again runs the JSON baseline once more at the end: its difference from baseline-json is this machine's run-to-run noise, the resolution of every "added" number.`,
@@ -415,7 +425,7 @@ async function main(): Promise<number> {
     caveats,
     verdicts: vTable,
     scenarioNotes,
-    notes: [...notes, `Answer checks:\n${checks.map((c) => `- ${c}`).join('\n')}`],
+    notes: [...notes, ...(roundTables.length === 0 ? [] : [`Each round's verdicts (the Targets table judges latency on their median):\n\n${roundTables.join('\n\n')}`]), `Answer checks:\n${checks.map((c) => `- ${c}`).join('\n')}`],
     warnings,
   });
   writeFileSync(RESULTS_FILE, markdown);

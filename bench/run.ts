@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeExit, freePort, indent, killAllChildrenNow, rssBytes, RssSampler, sleep, startChild, stopAllChildren, stopChild } from './lib/children.ts';
+import { describeExit, freePort, killAllChildrenNow, rssBytes, RssSampler, sleep, startPortPrinter, stopAllChildren, stopChild } from './lib/children.ts';
 import type { Child } from './lib/children.ts';
 import { JSON_BODY, MOCK_API_KEY, SSE_BODY, SSE_WORDS } from './lib/constants.ts';
 import { adminGet, startGateway } from './lib/gateway.ts';
@@ -23,6 +23,7 @@ import { newestProfile, profileMarkdown, summarizeProfile } from './lib/profile.
 import type { Window } from './lib/profile.ts';
 import { describeMachine, failures, floorBelowTarget, resultsMarkdown, resultsTable, ratiosSection, scenarioName } from './lib/report.ts';
 import type { Mode, ScenarioRow, TargetName } from './lib/report.ts';
+import { numberEnv as envNumber } from './lib/env.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const args = new Set(process.argv.slice(2));
@@ -38,16 +39,7 @@ for (const a of args) {
   }
 }
 
-function numberEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) {
-    process.stderr.write(`bench: ${name}=${raw} is not a number ≥ ${min}\n`);
-    process.exit(2);
-  }
-  return value;
-}
+const numberEnv = (name: string, fallback: number, min: number): number => envNumber('bench', name, fallback, min);
 const durationS = numberEnv('BENCH_DURATION', 10, 1);
 const warmupS = numberEnv('BENCH_WARMUP', 2, 0);
 const connections = Math.round(numberEnv('BENCH_CONNECTIONS', 64, 1));
@@ -105,37 +97,6 @@ function packageVersion(name: string): string {
   } catch {
     return '?';
   }
-}
-
-/**
- * Starts one of the bench's own TypeScript servers (`node --import tsx bench/<script> …args`) in its own process,
- * with an IPC channel so it stops when the bench goes away, and waits for the `{"port":N}` line it prints.
- */
-async function startPortPrinter(name: string, script: string, scriptArgs: string[]): Promise<{ child: Child; port: number }> {
-  const child = startChild(name, process.execPath, ['--import', 'tsx', script, ...scriptArgs], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    graceMs: 3000,
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the ${name} did not start within 30 s. Its output:\n${indent(child.output())}`)), 30_000);
-    child.onLine = (line) => {
-      try {
-        const msg = JSON.parse(line) as { port?: unknown };
-        if (typeof msg.port === 'number') {
-          clearTimeout(timer);
-          resolve(msg.port);
-        }
-      } catch {
-        // not our line
-      }
-    };
-    void child.exit.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the ${name} exited (${describeExit(child)}) before listening. Its output:\n${indent(child.output())}`));
-    });
-  });
-  return { child, port };
 }
 
 async function ok200(url: string, headers: Record<string, string>): Promise<boolean> {
@@ -202,7 +163,7 @@ async function main(): Promise<number> {
     unavailable.set('nginx', 'nginx not installed (`apt-get install -y nginx`)');
   }
 
-  const mock = await startPortPrinter('mock upstream', 'bench/mock-server.ts', ['0']);
+  const mock = await startPortPrinter(repoRoot, 'mock upstream', 'bench/mock-server.ts', ['0']);
   const mockBase = `http://127.0.0.1:${mock.port}`;
   const mockAuth = { authorization: `Bearer ${MOCK_API_KEY}` };
   endpoints.set('direct', { url: `${mockBase}/v1/chat/completions`, headers: mockAuth });
@@ -227,7 +188,7 @@ async function main(): Promise<number> {
   // node-floor: Fastify + undici and nothing else, the fastest a Node.js proxy of the gateway's make goes here.
   let floor: Child | undefined;
   try {
-    const floorStarted = await startPortPrinter('node-floor proxy', 'bench/node-floor.ts', [mockBase, MOCK_API_KEY, '0']);
+    const floorStarted = await startPortPrinter(repoRoot, 'node-floor proxy', 'bench/node-floor.ts', [mockBase, MOCK_API_KEY, '0']);
     floor = floorStarted.child;
     endpoints.set('node-floor', { url: `http://127.0.0.1:${floorStarted.port}/v1/chat/completions`, headers: {} });
     const idle = rssBytes(floor.pid);

@@ -108,6 +108,18 @@ export function registerAdminCommands(program: Command, config: () => Readonly<C
   users.command('unsuspend <userId>').action((userId: string) => call(target(), 'PATCH', `/users/${encodeURIComponent(userId)}`, { status: 'active' }));
   users.command('role <userId> <role>').description('user | admin').action((userId: string, role: string) =>
     call(target(), 'PATCH', `/users/${encodeURIComponent(userId)}`, { role }));
+  users.command('limits <userId>')
+    .description("the account's rate limits over the config default (limits.account): a number overrides, null clears; no option: show them")
+    .option('--rpm <n|null>', 'requests per minute').option('--tpm <n|null>', 'tokens per minute').option('--concurrency <n|null>', 'requests in flight')
+    .option('--clear', 'clear every override (back to the config default)')
+    .action((userId: string, o: { rpm?: string; tpm?: string; concurrency?: string; clear?: boolean }) => {
+      const path = `/users/${encodeURIComponent(userId)}`;
+      if (o.clear) return call(target(), 'PATCH', path, { rate_limits: null });
+      // "null" clears; anything not a number goes as typed, so the API's 400 names the field.
+      const value = (text: string): number | string | null => (text === 'null' ? null : text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text);
+      const limits = Object.fromEntries((['rpm', 'tpm', 'concurrency'] as const).filter((f) => o[f] !== undefined).map((f) => [f, value(o[f] ?? '')]));
+      return Object.keys(limits).length === 0 ? call(target(), 'GET', path) : call(target(), 'PATCH', path, { rate_limits: limits });
+    });
 
   admin.command('credits <userId> <credits>').description('grant credits (negative: adjustment)').requiredOption('--reason <text>', 'why (kept in the ledger and the audit log)')
     .action((userId: string, credits: string, o: { reason: string }) =>

@@ -1,6 +1,6 @@
 // buildApp(deps) → the Fastify instance. Tests build it with their own deps.
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './http/context.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { adminRoutes } from './http/routes/admin/index.ts';
@@ -21,7 +21,8 @@ export function newRequestId(): string {
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // No per-request log lines: they would carry URLs and headers; the metadata we keep is the usage event.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimitBytes,
     genReqId: newRequestId,
     requestIdHeader: false,
@@ -36,7 +37,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.header('x-switchyard-request-id', request.id);
   });
   installErrorHandling(app, deps.logger);
-  const metrics = createMetrics(deps.channels, deps.health);
+  const metrics = createMetrics(deps.channels, deps.health, deps.store.ledger);
   metrics.instrument(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
   metricsRoute(app, deps, metrics.registry);

@@ -6,6 +6,7 @@ import { KeyAuthenticator } from './accounts/authenticator.ts';
 import { noSubscriptions, type SubscriptionHook } from './accounts/hooks.ts';
 import { RedisAuthInvalidation } from './accounts/invalidation.ts';
 import { Mailer } from './accounts/mailer.ts';
+import { NotificationMailer } from './accounts/notification-mail.ts';
 import { AccountService } from './accounts/service.ts';
 import { AuthThrottle } from './accounts/throttle.ts';
 import { buildApp } from './app.ts';
@@ -23,6 +24,7 @@ import { ChannelHealth } from './routing/health.ts';
 import { RedisHealthSync } from './routing/health-redis.ts';
 import { openStore } from './storage/index.ts';
 import { UpstreamClient } from './upstream/client.ts';
+import type { Books } from './billing/session.ts';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -84,11 +86,15 @@ export async function createGateway(config: Readonly<Config>, options: GatewayOp
     const accounts = new AccountService({
       store, config: a, secret: config.secret, mailer, throttle, authenticator, subscriptions: options.subscriptions ?? noSubscriptions, logger,
     });
-    const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, limiter, accounts, mailer, logger };
+    const books: Books = config.billingMode === 'metered' ? { mode: 'metered', usage: store.usage } : { mode: 'prepaid', ledger: store.ledger };
+    const deps: AppDeps = { config, store, catalogue, channels, health, upstream, authenticator, limiter, accounts, mailer, logger, books };
     const app = buildApp(deps);
     // Holds whose process died are released once they expire; safe on every replica at once.
     const sweeper = new HoldSweeper(store.ledger, config.holdSweep, logger);
     sweeper.start();
+    // Console notifications (price changes) are mailed too; each by exactly one replica.
+    const notificationMails = new NotificationMailer(store, mailer, logger, a.notificationMailIntervalMs);
+    notificationMails.start();
     // Expired sessions and one-time tokens are deleted hourly (they are refused on sight anyway).
     const sessionSweeper = setInterval(() => {
       accounts.sweep().catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'session sweep failed'));
@@ -99,6 +105,7 @@ export async function createGateway(config: Readonly<Config>, options: GatewayOp
       deps,
       async close() {
         await sweeper.stop();
+        await notificationMails.stop();
         stopPriceRefresh();
         clearInterval(announcer);
         clearInterval(sessionSweeper);

@@ -50,6 +50,41 @@ describe('admin API: users, roles, audit', () => {
     expect((await call()).status).toBe(200);
   });
 
+  it('shows an account\'s rate-limit overrides and effective limits; bad rate_limits are 400 naming the field, and change nothing', async () => {
+    const { userId } = await t.newUser('1');
+    // No config limits here: with no override every effective limit is null (none).
+    expect((await t.admin('GET', `/users/${userId}`)).json).toMatchObject({
+      rate_limits: { rpm: null, tpm: null, concurrency: null }, effective_rate_limits: { rpm: null, tpm: null, concurrency: null },
+    });
+    const cases: Array<[Json, string | null]> = [
+      [{ rate_limits: { rpm: 0 } }, 'rate_limits.rpm'],
+      [{ rate_limits: { tpm: 1.5 } }, 'rate_limits.tpm'],
+      [{ rate_limits: { concurrency: 1_000_000_001 } }, 'rate_limits.concurrency'],
+      [{ rate_limits: { rpm: '60' } }, 'rate_limits.rpm'],
+      [{ rate_limits: { rps: 5 } }, 'rate_limits'],
+      [{ rate_limits: 60 }, 'rate_limits'],
+      // Nothing is applied when one field is bad, not even the valid ones.
+      [{ status: 'suspended', rate_limits: { rpm: 10, tpm: -1 } }, 'rate_limits.tpm'],
+      [{ limits: { rpm: 1 } }, null],
+    ];
+    for (const [body, param] of cases) {
+      const res = await t.admin('PATCH', `/users/${userId}`, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.json.error, JSON.stringify(body)).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', param });
+      expect(String((res.json.error as Json).message), JSON.stringify(body)).toMatch(/^Invalid value for '/);
+    }
+    expect((await t.admin('PATCH', '/users/usr_ghost', { rate_limits: { rpm: 1 } })).status).toBe(404);
+    expect((await t.admin('GET', `/users/${userId}`)).json).toMatchObject({ status: 'active', rate_limits: { rpm: null, tpm: null, concurrency: null } });
+    expect((await t.admin('GET', `/audit?target=${userId}&action=user.update`)).json.data).toEqual([]);
+
+    // Absent fields stay; the list shows the overrides too.
+    await t.admin('PATCH', `/users/${userId}`, { rate_limits: { rpm: 60, tpm: 100_000 } });
+    const patched = await t.admin('PATCH', `/users/${userId}`, { rate_limits: { tpm: null, concurrency: 2 } });
+    expect(patched.json).toMatchObject({ rate_limits: { rpm: 60, tpm: null, concurrency: 2 }, effective_rate_limits: { rpm: 60, tpm: null, concurrency: 2 } });
+    const email = String((await t.admin('GET', `/users/${userId}`)).json.email);
+    expect((await t.admin('GET', `/users?email=${encodeURIComponent(email)}`)).json.data).toMatchObject([{ id: userId, rate_limits: { rpm: 60, tpm: null, concurrency: 2 } }]);
+  });
+
   it('a credit adjustment needs a reason, kept in the ledger', async () => {
     const { userId } = await t.newUser('0');
     for (const body of [{ credits: '5' }, { credits: '5', reason: '   ' }]) {

@@ -120,6 +120,69 @@ describe('switchyard CLI', () => {
     expect(totals.balance_credits).toBe(totals.ledger_sum_credits);
   }, 120_000);
 
+  it('admin users limits sets, shows and clears an account\'s rate-limit overrides; a bad value exits 1 naming the field', async () => {
+    const token = readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim();
+    const created = await fetch(`http://127.0.0.1:${port}/admin/v1/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'limits@example.com' }),
+    });
+    const userId = String(((await created.json()) as { id: string }).id);
+
+    expect(await cli('users', 'limits', userId, '--rpm', '60', '--concurrency', '4')).toMatchObject({
+      id: userId, rate_limits: { rpm: 60, tpm: null, concurrency: 4 }, effective_rate_limits: { rpm: 60, tpm: null, concurrency: 4 },
+    });
+    // "null" clears one kind; no option shows the account.
+    expect(await cli('users', 'limits', userId, '--concurrency', 'null')).toMatchObject({ rate_limits: { rpm: 60, tpm: null, concurrency: null } });
+    const refused = await run(process.execPath, [BIN, 'admin', 'users', 'limits', userId, '--tpm', 'lots'], { env, cwd: dir, timeout: 30_000 })
+      .catch((e: { code: number; stderr: string }) => e);
+    expect((refused as { code: number }).code).toBe(1);
+    expect(JSON.parse((refused as { stderr: string }).stderr)).toMatchObject({ error: { code: 'invalid_request', param: 'rate_limits.tpm' } });
+    expect(await cli('users', 'limits', userId)).toMatchObject({ rate_limits: { rpm: 60, tpm: null, concurrency: null } });
+    expect(await cli('users', 'limits', userId, '--clear')).toMatchObject({ rate_limits: { rpm: null, tpm: null, concurrency: null } });
+    const audit = (await cli('audit', '--target', userId, '--action', 'user.update')).data as Array<{ details: unknown }>;
+    expect(audit).toHaveLength(3);
+    expect(audit[0]?.details).toEqual({ rate_limits: { from: { rpm: 60, tpm: null, concurrency: null }, to: { rpm: null, tpm: null, concurrency: null } } });
+    // Six CLI processes, each starting tsx.
+  }, 120_000);
+
+  it('admin users suspend / unsuspend / role and keys show / scopes act at once on the served gateway', async () => {
+    const token = readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim();
+    const adminApi = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`http://127.0.0.1:${port}/admin/v1${path}`, {
+        method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const userId = String((await adminApi('POST', '/users', { email: 'lifecycle@example.com' })).id);
+    const key = await adminApi('POST', `/users/${userId}/keys`, { name: 'k' });
+    const models = async (): Promise<{ status: number; code: unknown }> => {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${String(key.key)}` } });
+      const body = (await res.json()) as { error?: { code?: unknown } };
+      return { status: res.status, code: body.error?.code };
+    };
+    expect((await models()).status).toBe(200);
+
+    expect(await cli('users', 'suspend', userId)).toMatchObject({ id: userId, status: 'suspended' });
+    expect(await models()).toEqual({ status: 403, code: 'account_suspended' });
+    expect(await cli('users', 'unsuspend', userId)).toMatchObject({ status: 'active' });
+    expect((await models()).status).toBe(200);
+    expect(await cli('users', 'role', userId, 'admin')).toMatchObject({ role: 'admin' });
+    // An admin's own API key now opens the admin API.
+    const asAdmin = await fetch(`http://127.0.0.1:${port}/admin/v1/users/${userId}`, { headers: { authorization: `Bearer ${String(key.key)}` } });
+    expect(asAdmin.status).toBe(200);
+
+    const keyId = String(key.id);
+    expect(await cli('keys', 'scopes', keyId, '{"allowed_models":["gpt-4o-mini"],"spend_caps":{"daily_credits":"5"}}')).toMatchObject({
+      id: keyId, allowed_models: ['gpt-4o-mini'],
+    });
+    const shown = await cli('keys', 'show', keyId);
+    expect(shown).toMatchObject({ id: keyId, allowed_models: ['gpt-4o-mini'] });
+    expect(JSON.stringify(shown)).not.toContain(String(key.key));
+    expect(shown.spend_caps).toMatchObject({ daily_credits: '5' });
+  }, 120_000);
+
   it('admin prices schedules and cancels a version; serve refuses an unscheduled price edit with exit code 2', async () => {
     const soon = new Date(Date.now() + 3_600_000).toISOString();
     const scheduled = await cli('prices', 'schedule', 'gpt-4o-mini', soon, '{"input_per_mtok_usd":0.2,"output_per_mtok_usd":0.8}', '--force', '--reason', 'cli test');

@@ -165,7 +165,7 @@ describe.skipIf(!enabled)('auth evictions across replicas (Redis)', () => {
     return performance.now() - start;
   }
 
-  it('revoke or suspend on replica 1 → the key is refused on replica 2 within a second (its cache TTL is 5 s)', async () => {
+  it('revoke, suspend, new scopes or account limits on replica 1 → applied on replica 2 within a second (its cache TTL is 5 s)', async () => {
     const env = { REDIS_URL, SWITCHYARD_REDIS_PREFIX: PREFIX };
     const one = await startTestGateway({ env });
     gateways.push(one);
@@ -204,5 +204,16 @@ describe.skipIf(!enabled)('auth evictions across replicas (Redis)', () => {
       const body = (await res.json()) as { data: Array<{ id: string }> };
       return body.data.length === 1 && body.data[0]?.id === 'renamed-model';
     });
+
+    // An account's limit override set on replica 1 applies on replica 2 at once, though key2 is cached there.
+    const ask = async (): Promise<Response> => fetch(`${two.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key2}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'renamed-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
+    });
+    const unlimited = await ask();
+    expect([unlimited.status, unlimited.headers.get('x-ratelimit-limit-requests')]).toEqual([200, null]);
+    expect((await one.admin('PATCH', `/users/${userId}`, { rate_limits: { rpm: 50 } })).status).toBe(200);
+    await within(1_000, async () => (await ask()).headers.get('x-ratelimit-limit-requests') === '50');
   });
 });

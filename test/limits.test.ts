@@ -194,6 +194,100 @@ describe('rate limits on one process (memory store)', () => {
   });
 });
 
+describe('per-account limit overrides (PATCH /admin/v1/users/:id rate_limits)', () => {
+  // Every account's default from the config: 6 RPM.
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway({ yaml: (url) => `${defaultYaml(url)}\nlimits:\n  account: { rpm: 6 }\n` });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** One chat completion through the openai SDK: its status and headers, answered or refused. */
+  async function sdkChat(key: string): Promise<{ status: number; headers: Headers; error?: InstanceType<typeof OpenAI.APIError> }> {
+    try {
+      const { response } = await t.client(key).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 }).withResponse();
+      return { status: response.status, headers: response.headers };
+    } catch (error) {
+      if (!(error instanceof OpenAI.APIError)) throw error;
+      return { status: error.status ?? 0, headers: error.headers ?? new Headers(), error };
+    }
+  }
+
+  it('an admin sets 3 RPM on one account: its 4th request in the minute is 429, another account is unaffected; null restores the default at once', async () => {
+    const a = await t.newUser('10');
+    const b = await t.newUser('10');
+    // The first request caches a's key in the authenticator (the override must evict it) under the default.
+    const first = await sdkChat(a.key);
+    expect([first.status, first.headers.get('x-ratelimit-limit-requests'), first.headers.get('x-ratelimit-remaining-requests')]).toEqual([200, '6', '5']);
+
+    const set = await t.admin('PATCH', `/users/${a.userId}`, { rate_limits: { rpm: 3 } });
+    expect(set.status).toBe(200);
+    expect(set.json).toMatchObject({
+      id: a.userId, status: 'active', rate_limits: { rpm: 3, tpm: null, concurrency: null }, effective_rate_limits: { rpm: 3, tpm: null, concurrency: null },
+    });
+    expect((await t.admin('GET', `/users/${a.userId}`)).json).toMatchObject({ rate_limits: { rpm: 3, tpm: null, concurrency: null } });
+
+    const answered = [await sdkChat(a.key), await sdkChat(a.key)];
+    expect(answered.map((r) => [r.status, r.headers.get('x-ratelimit-limit-requests'), r.headers.get('x-ratelimit-remaining-requests')]))
+      .toEqual([[200, '3', '1'], [200, '3', '0']]);
+    const refused = await sdkChat(a.key);
+    expect(refused.status).toBe(429);
+    expect(refused.error).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(refused.error?.error).toMatchObject({ code: 'rate_limit_exceeded', type: 'requests', param: null });
+    expect(refused.error?.message).toMatch(/Rate limit reached for this account on requests per min \(RPM\): Limit 3, Used 3, Requested 1\. Please try again in /);
+    expect(refused.headers.get('x-ratelimit-limit-requests')).toBe('3');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    // The limit is the account's: another key of the same user is refused too, and nothing was held for either.
+    const second = await keyWith(t, a.userId, {});
+    expect((await post(t, second.key, '/v1/chat/completions', chat())).status).toBe(429);
+    expect(await holds(t, a.userId)).toBe(3);
+
+    // Another account on the same gateway keeps the config default.
+    const others = [];
+    for (let i = 0; i < 4; i++) others.push(await sdkChat(b.key));
+    expect(others.map((r) => [r.status, r.headers.get('x-ratelimit-limit-requests')])).toEqual(Array.from({ length: 4 }, () => [200, '6']));
+
+    // Cleared: the next request is under the default again (6, of which 3 are used), without waiting for a cache TTL.
+    const cleared = await t.admin('PATCH', `/users/${a.userId}`, { rate_limits: { rpm: null } });
+    expect(cleared.json).toMatchObject({ rate_limits: { rpm: null, tpm: null, concurrency: null }, effective_rate_limits: { rpm: 6, tpm: null, concurrency: null } });
+    const again = await sdkChat(a.key);
+    expect([again.status, again.headers.get('x-ratelimit-limit-requests'), again.headers.get('x-ratelimit-remaining-requests')]).toEqual([200, '6', '2']);
+
+    // Audited as user.update with what changed, newest first.
+    const entries = (await t.admin('GET', `/audit?target=${a.userId}&action=user.update`)).json.data as Json[];
+    expect(entries.map((e) => e.details)).toEqual([
+      { rate_limits: { from: { rpm: 3, tpm: null, concurrency: null }, to: { rpm: null, tpm: null, concurrency: null } } },
+      { rate_limits: { from: { rpm: null, tpm: null, concurrency: null }, to: { rpm: 3, tpm: null, concurrency: null } } },
+    ]);
+    expect(entries[0]).toMatchObject({ actor: 'admin-token', action: 'user.update', target: a.userId });
+  });
+
+  it('an override may also raise a limit and set other kinds; clearing them all applies the default to what was counted', async () => {
+    const { userId, key } = await t.newUser('10');
+    const set = await t.admin('PATCH', `/users/${userId}`, { rate_limits: { rpm: 1_000, concurrency: 1 } });
+    expect(set.json).toMatchObject({ effective_rate_limits: { rpm: 1_000, tpm: null, concurrency: 1 } });
+    // More than the default 6 in the minute.
+    for (let i = 0; i < 7; i++) {
+      const res = await post(t, key, '/v1/chat/completions', chat());
+      expect([res.status, res.headers.get('x-ratelimit-limit-requests')]).toEqual([200, '1000']);
+    }
+    const both = await Promise.all([1, 2].map(() => post(t, key, '/v1/chat/completions', chat('#delay:400 #reply:ok'))));
+    expect(both.map((r) => r.status).sort()).toEqual([200, 429]);
+    const busy = both.find((r) => r.status === 429);
+    expect(String((busy?.json.error as Json).message)).toMatch(/^Too many concurrent requests for this account: Limit 1/);
+
+    // rate_limits: null clears every override; the 8 requests counted this minute are over the default 6.
+    const cleared = await t.admin('PATCH', `/users/${userId}`, { rate_limits: null });
+    expect(cleared.json).toMatchObject({ rate_limits: { rpm: null, tpm: null, concurrency: null }, effective_rate_limits: { rpm: 6, tpm: null, concurrency: null } });
+    const refused = await post(t, key, '/v1/chat/completions', chat());
+    expect(refused.status).toBe(429);
+    expect(String((refused.json.error as Json).message)).toMatch(/^Rate limit reached for this account on requests per min \(RPM\): Limit 6, Used 8, Requested 1/);
+  });
+});
+
 describe('spend caps and scopes through the admin API', () => {
   let t: TestGateway;
   beforeAll(async () => {

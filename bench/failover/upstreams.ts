@@ -1,7 +1,7 @@
 // The two mock upstreams of bench/failover.ts (bench/failover/mock.ts, own processes, IPC-controlled), the direct
 // checks that a fault really is what the scenario says, and the gateway config that puts them behind one model.
 import { connect } from 'node:net';
-import { describeExit, indent, startChild } from '../lib/children.ts';
+import { describeExit, startPortPrinter } from '../lib/children.ts';
 import type { Child } from '../lib/children.ts';
 import { MOCK_API_KEY, MODEL } from '../lib/constants.ts';
 import type { FaultMode, MockCommand, MockReply } from './protocol.ts';
@@ -16,29 +16,7 @@ export interface MockUpstream {
 type Pending = { resolve: (reply: MockReply) => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
 
 export async function startMockUpstream(name: string, repoRoot: string): Promise<MockUpstream> {
-  const child = startChild(name, process.execPath, ['--import', 'tsx', 'bench/failover/mock.ts', '0'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    graceMs: 3000,
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the ${name} did not start within 30 s. Its output:\n${indent(child.output())}`)), 30_000);
-    child.onLine = (line) => {
-      try {
-        const msg = JSON.parse(line) as { port?: unknown };
-        if (typeof msg.port === 'number') {
-          clearTimeout(timer);
-          resolve(msg.port);
-        }
-      } catch {
-        // not our line
-      }
-    };
-    void child.exit.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the ${name} exited (${describeExit(child)}) before listening. Its output:\n${indent(child.output())}`));
-    });
-  });
+  const { child, port } = await startPortPrinter(repoRoot, name, 'bench/failover/mock.ts', ['0']);
 
   const pending = new Map<number, Pending>();
   let nextId = 1;

@@ -203,3 +203,34 @@ export class RssSampler {
     this.sample();
   }
 }
+
+/**
+ * Starts one of the bench's own TypeScript servers (`node --import tsx bench/<script> …args`) in its own process,
+ * with an IPC channel so it stops when the bench goes away, and waits for the `{"port":N}` line it prints.
+ */
+export async function startPortPrinter(repoRoot: string, name: string, script: string, scriptArgs: string[]): Promise<{ child: Child; port: number }> {
+  const child = startChild(name, process.execPath, ['--import', 'tsx', script, ...scriptArgs], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    graceMs: 3000,
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the ${name} did not start within 30 s. Its output:\n${indent(child.output())}`)), 30_000);
+    child.onLine = (line) => {
+      try {
+        const msg = JSON.parse(line) as { port?: unknown };
+        if (typeof msg.port === 'number') {
+          clearTimeout(timer);
+          resolve(msg.port);
+        }
+      } catch {
+        // not our line
+      }
+    };
+    void child.exit.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the ${name} exited (${describeExit(child)}) before listening. Its output:\n${indent(child.output())}`));
+    });
+  });
+  return { child, port };
+}

@@ -25,6 +25,8 @@ export interface GatewayOptions {
   configYaml?: string;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
   nodeFlags: string[];
+  /** Environment on top of the default one (bench/billing.ts: DATABASE_URL, SWITCHYARD_BILLING_MODE). */
+  env?: Record<string, string>;
 }
 
 export function gatewayConfigYaml(mockPort: number): string {
@@ -57,6 +59,7 @@ function gatewayEnv(options: GatewayOptions, configPath: string, adminToken: str
     SWITCHYARD_CONFIG: configPath,
     SWITCHYARD_ADMIN_TOKEN: adminToken,
     LOG_LEVEL: 'warn',
+    ...options.env,
   };
 }
 

@@ -3,7 +3,7 @@
 // and, when an eviction channel is attached (Redis: ./invalidation.ts), on every replica; without one, other
 // replicas see the change within the cache TTL.
 import { GatewayError } from '../domain/errors.ts';
-import type { KeyAuthRecord, KeyRateLimits, KeysRepo, SpendCaps } from '../storage/types.ts';
+import type { AccountRateLimits, KeyAuthRecord, KeyRateLimits, KeysRepo, SpendCaps } from '../storage/types.ts';
 import { KEY_PREFIX, hashApiKey } from './keys.ts';
 import { hasRateLimit, hasSpendCap } from './scopes.ts';
 
@@ -16,6 +16,8 @@ export interface AuthContext {
   rateLimits: Readonly<KeyRateLimits> | null;
   /** The key's spend caps; null: none set. */
   spendCaps: Readonly<SpendCaps> | null;
+  /** The account's rate-limit overrides (a null field: the config default); null: none set. */
+  accountLimits: Readonly<AccountRateLimits> | null;
 }
 
 /** What one replica tells the others to forget. */
@@ -64,6 +66,7 @@ export class KeyAuthenticator {
           allowedModels: record.allowedModels ? new Set(record.allowedModels) : null,
           rateLimits: hasRateLimit(record.rateLimits) ? Object.freeze({ ...record.rateLimits }) : null,
           spendCaps: hasSpendCap(record.spendCaps) ? Object.freeze({ ...record.spendCaps }) : null,
+          accountLimits: hasRateLimit(record.accountLimits) ? Object.freeze({ ...record.accountLimits }) : null,
         },
         expiresAt: now + this.options.ttlMs,
       };
@@ -85,7 +88,7 @@ export class KeyAuthenticator {
     this.broadcast?.({ kind: 'key', id: keyId });
   }
 
-  /** Evicts every cached key of a user (after a status change), on every replica. */
+  /** Evicts every cached key of a user (after a change of status or of the account's limits), on every replica. */
   evictUser(userId: string): void {
     this.applyEviction({ kind: 'user', id: userId });
     this.broadcast?.({ kind: 'user', id: userId });

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { closeRedis, newRedis } from '../limits/redis-client.ts';
+import { closeRedis, newRedis } from '../storage/redis.ts';
 import type { Eviction, KeyAuthenticator } from './authenticator.ts';
 
 export interface AuthInvalidationOptions {

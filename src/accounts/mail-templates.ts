@@ -80,3 +80,19 @@ export function accountClosedMail(to: string, forfeited: MicroCredits): Outgoing
     links: [],
   };
 }
+
+/** A console notification (a price change, its cancellation) as a mail: its subject and text as they are stored. */
+export function notificationMail(to: string, subject: string, body: string): OutgoingMail {
+  return {
+    kind: 'notification',
+    to,
+    subject,
+    text: [
+      body,
+      '',
+      'You receive this because you used this model on Switchyard in the last 90 days. The same notice is in your',
+      "account's notifications. $1 = 1,000 credits; every model's current and upcoming prices are listed by GET /v1/models.",
+    ].join('\n'),
+    links: [],
+  };
+}

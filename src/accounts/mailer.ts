@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Logger } from 'pino';
 
-export type MailKind = 'verify_email' | 'reset_password' | 'password_changed' | 'account_closed';
+export type MailKind = 'verify_email' | 'reset_password' | 'password_changed' | 'account_closed' | 'notification';
 
 export interface OutgoingMail {
   kind: MailKind;

@@ -20,6 +20,22 @@ const MAX_LIMIT = 1_000_000_000;
 const credits = z.union([z.string(), z.number()]).nullable();
 const rate = z.number().int().min(1).max(MAX_LIMIT).nullable();
 
+/**
+ * Rate limits on the wire, one format for a key's scope and an account's overrides (PATCH /admin/v1/users/{id}):
+ * whole numbers from 1 to 1e9 (the config's range); absent = unchanged, null = cleared.
+ */
+export const rateLimitsWireSchema = z.strictObject({ rpm: rate.optional(), tpm: rate.optional(), concurrency: rate.optional() });
+
+/** A parsed `rate_limits` as a patch: absent fields left out; a null object clears every field. */
+export function rateLimitsPatch(wire: z.infer<typeof rateLimitsWireSchema> | null): Partial<KeyRateLimits> {
+  const limits: Partial<KeyRateLimits> = {};
+  for (const field of ['rpm', 'tpm', 'concurrency'] as const) {
+    const value = wire === null ? null : wire[field];
+    if (value !== undefined) limits[field] = value;
+  }
+  return limits;
+}
+
 /** The wire shape of the scope fields (also embedded in the console's key routes and their OpenAPI description). */
 export const scopesWireSchema = z.strictObject({
   allowed_models: z.array(z.string().min(1).max(200)).min(1).max(1000).nullable().optional(),
@@ -28,7 +44,7 @@ export const scopesWireSchema = z.strictObject({
     .strictObject({ daily_credits: credits.optional(), monthly_credits: credits.optional(), total_credits: credits.optional() })
     .nullable()
     .optional(),
-  rate_limits: z.strictObject({ rpm: rate.optional(), tpm: rate.optional(), concurrency: rate.optional() }).nullable().optional(),
+  rate_limits: rateLimitsWireSchema.nullable().optional(),
 });
 
 /** The scope fields a route accepts beside its own (e.g. a key's `name`). */
@@ -72,14 +88,7 @@ export function parseKeyScopes(body: unknown): KeyScopesPatch {
     }
     patch.spendCaps = caps;
   }
-  if (wire.rate_limits !== undefined) {
-    const limits: Partial<KeyRateLimits> = {};
-    for (const field of ['rpm', 'tpm', 'concurrency'] as const) {
-      const value = wire.rate_limits === null ? null : wire.rate_limits[field];
-      if (value !== undefined) limits[field] = value;
-    }
-    patch.rateLimits = limits;
-  }
+  if (wire.rate_limits !== undefined) patch.rateLimits = rateLimitsPatch(wire.rate_limits);
   return patch;
 }
 

@@ -5,7 +5,8 @@
 //
 // Accounts are keyed by an HMAC of the normalized email (never the address itself, in memory or in Redis),
 // counted whether or not the account exists, so a 429 tells nothing about which addresses are registered.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { closeRedis, newRedis } from '../storage/redis.ts';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { ThrottleConfig } from '../config/index.ts';
@@ -36,15 +37,7 @@ export class AuthThrottle {
     private readonly options: { secret: string; redisUrl?: string | undefined; logger: Logger },
   ) {
     if (options.redisUrl) {
-      this.redis = new Redis(options.redisUrl, {
-        connectionName: 'switchyard:auth-throttle',
-        lazyConnect: true,
-        connectTimeout: 1_000,
-        commandTimeout: 500,
-        maxRetriesPerRequest: 1,
-        enableOfflineQueue: false,
-        retryStrategy: (attempt) => Math.min(250 * attempt, 5_000),
-      });
+      this.redis = newRedis(options.redisUrl, { name: 'switchyard:auth-throttle', commandTimeoutMs: 500 });
       let down = false;
       this.redis.on('error', (error: Error) => {
         if (!down) options.logger.warn({ err: error.message }, 'auth throttle: Redis unavailable, limiting per replica');
@@ -99,9 +92,7 @@ export class AuthThrottle {
   }
 
   async close(): Promise<void> {
-    if (!this.redis) return;
-    if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis?.disconnect());
-    else this.redis.disconnect();
+    if (this.redis) await closeRedis(this.redis);
   }
 }
 

@@ -5,7 +5,7 @@ import { GatewayError } from '../domain/errors.ts';
 import { formatCredits, minMicro, type MicroCredits } from '../domain/money.ts';
 import { spendPeriods } from '../domain/periods.ts';
 import type { Usage } from '../domain/usage.ts';
-import type { CapRefusal, HoldCaps, LedgerRepo, SpendCaps, UsageStatus } from '../storage/types.ts';
+import type { CapRefusal, HoldCaps, LedgerRepo, SpendCaps, UsageEvent, UsageRepo, UsageStatus } from '../storage/types.ts';
 import { costOf, type PricedModel } from './catalogue.ts';
 
 export interface SessionInfo {
@@ -47,6 +47,12 @@ export interface Outcome {
   attempts?: string | null;
 }
 
+/**
+ * Where a session books its money. prepaid: the ledger (hold, then settle). metered: the usage events only —
+ * no hold, no balance, no spend caps; the cost is recorded in full (docs/billing.md "Billing modes").
+ */
+export type Books = { mode: 'prepaid'; ledger: LedgerRepo } | { mode: 'metered'; usage: UsageRepo };
+
 export class BillingSession {
   private held: MicroCredits = 0n;
   private settled = false;
@@ -55,7 +61,7 @@ export class BillingSession {
   private settledListener: ((usage: Usage | undefined) => void) | undefined;
 
   constructor(
-    private readonly ledger: LedgerRepo,
+    private readonly books: Books,
     readonly info: SessionInfo,
     private readonly holdTtlMs: number,
   ) {}
@@ -75,11 +81,12 @@ export class BillingSession {
   }
 
   async hold(amount: MicroCredits): Promise<void> {
+    if (this.books.mode === 'metered') return;
     const now = Date.now();
     const caps = this.info.spendCaps;
     const periods = spendPeriods(now);
     const capped: HoldCaps | undefined = caps ? { keyId: this.info.keyId, caps, dayStart: periods.dayStart, monthStart: periods.monthStart } : undefined;
-    const outcome = await this.ledger.hold({
+    const outcome = await this.books.ledger.hold({
       requestId: this.info.requestId,
       userId: this.info.userId,
       amount,
@@ -100,7 +107,9 @@ export class BillingSession {
 
   /** The exact amount a settle with this usage will capture (never more than the hold). */
   chargeFor(usage: Usage | undefined): MicroCredits {
-    return usage ? minMicro(costOf(usage, this.info.model.price), this.held) : 0n;
+    if (!usage) return 0n;
+    const cost = costOf(usage, this.info.model.price);
+    return this.books.mode === 'metered' ? cost : minMicro(cost, this.held);
   }
 
   async settle(outcome: Outcome): Promise<MicroCredits> {
@@ -116,35 +125,37 @@ export class BillingSession {
   private async book(outcome: Outcome): Promise<MicroCredits> {
     const charge = this.chargeFor(outcome.usage);
     const u = outcome.usage;
-    const result = await this.ledger.settle({
+    const usage: UsageEvent = {
       requestId: this.info.requestId,
-      charge,
-      usage: {
-        requestId: this.info.requestId,
-        userId: this.info.userId,
-        keyId: this.info.keyId,
-        model: this.info.model.config.id,
-        provider: outcome.provider,
-        channel: outcome.channel,
-        endpoint: this.info.endpoint,
-        stream: this.info.stream,
-        inputTokens: u?.input ?? 0,
-        cachedInputTokens: u?.cachedInput ?? 0,
-        cacheWriteTokens: u?.cacheWrite ?? 0,
-        outputTokens: u?.output ?? 0,
-        reasoningTokens: u?.reasoning ?? 0,
-        held: this.held,
-        cost: charge,
-        priceVersion: this.info.model.price.version,
-        status: outcome.status,
-        httpStatus: outcome.httpStatus,
-        errorCode: outcome.errorCode,
-        latencyMs: Math.round(performance.now() - this.info.startedAt),
-        ttfbMs: outcome.ttfbMs,
-        attempts: outcome.attempts ?? null,
-        createdAt: new Date(),
-      },
-    });
+      userId: this.info.userId,
+      keyId: this.info.keyId,
+      model: this.info.model.config.id,
+      provider: outcome.provider,
+      channel: outcome.channel,
+      endpoint: this.info.endpoint,
+      stream: this.info.stream,
+      inputTokens: u?.input ?? 0,
+      cachedInputTokens: u?.cachedInput ?? 0,
+      cacheWriteTokens: u?.cacheWrite ?? 0,
+      outputTokens: u?.output ?? 0,
+      reasoningTokens: u?.reasoning ?? 0,
+      held: this.held,
+      cost: charge,
+      priceVersion: this.info.model.price.version,
+      status: outcome.status,
+      httpStatus: outcome.httpStatus,
+      errorCode: outcome.errorCode,
+      latencyMs: Math.round(performance.now() - this.info.startedAt),
+      ttfbMs: outcome.ttfbMs,
+      attempts: outcome.attempts ?? null,
+      createdAt: new Date(),
+    };
+    if (this.books.mode === 'metered') {
+      await this.books.usage.record(usage);
+      this.charged = charge;
+      return charge;
+    }
+    const result = await this.books.ledger.settle({ requestId: this.info.requestId, charge, usage });
     this.charged = result.applied ? result.charged : 0n;
     return this.charged;
   }
@@ -152,7 +163,7 @@ export class BillingSession {
   /** Releases the whole hold (upstream failure, or anything thrown before a response). */
   async release(error: unknown, where: { provider?: string | null; channel?: string | null; attempts?: string | null } = {}): Promise<void> {
     if (this.settled) return;
-    if (this.held === 0n) {
+    if (this.held === 0n && this.books.mode === 'prepaid') {
       // Nothing was held (or the hold was refused): nothing to book, but the request is over.
       this.settled = true;
       this.settledListener?.(undefined);

@@ -106,6 +106,9 @@ export const DEFAULT_HEALTH: Readonly<HealthConfig> = Object.freeze({
   maxRetryAfterMs: 300_000,
 });
 
+/** prepaid: hold, then settle against the balance; metered: usage and cost recorded, no credits moved. */
+export type BillingMode = 'prepaid' | 'metered';
+
 export interface HoldSweepConfig {
   intervalMs: number;
   batch: number;
@@ -144,6 +147,8 @@ export interface AccountsConfig {
   outboxDir: string;
   /** Deadline of one mail delivery. */
   mailTimeoutMs: number;
+  /** How often each replica mails the notifications not yet mailed (YAML accounts.notification_mail_interval_ms). */
+  notificationMailIntervalMs: number;
   /** Absolute session lifetime. */
   sessionTtlMs: number;
   /** A session unused for this long ends. */
@@ -170,6 +175,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** A hold expires this long after it was taken (YAML holds.ttl_ms; SWITCHYARD_HOLD_TTL_MS overrides). */
   holdTtlMs: number;
+  /** YAML billing.mode, SWITCHYARD_BILLING_MODE overrides (docs/billing.md "Billing modes"). */
+  billingMode: BillingMode;
   /** How often the sweeper releases expired holds, and how many per statement batch (YAML holds.*). */
   holdSweep: Readonly<HoldSweepConfig>;
   logLevel: string;
@@ -354,6 +361,11 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const holdTtlMs = intEnv(env, 'SWITCHYARD_HOLD_TTL_MS', file.holds?.ttl_ms ?? DEFAULT_HOLD_TTL_MS);
   if (holdTtlMs < 1000) throw new ConfigError(`SWITCHYARD_HOLD_TTL_MS: ${holdTtlMs} is shorter than 1000 ms`);
 
+  const billingMode = env.SWITCHYARD_BILLING_MODE || file.billing?.mode || 'prepaid';
+  if (billingMode !== 'prepaid' && billingMode !== 'metered') {
+    throw new ConfigError(`SWITCHYARD_BILLING_MODE: expected prepaid or metered, got "${billingMode}"`);
+  }
+
   const port = intEnv(env, 'PORT', 8080);
   if (port > 65535) throw new ConfigError(`PORT: ${port} is not a TCP port`);
   const admin = persistentSecret(env, 'SWITCHYARD_ADMIN_TOKEN', resolve(dataDir, 'admin-token'));
@@ -379,6 +391,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     metricsToken: env.SWITCHYARD_METRICS_TOKEN || undefined,
     bodyLimitBytes: intEnv(env, 'SWITCHYARD_BODY_LIMIT_BYTES', 20 * 1024 * 1024),
     holdTtlMs,
+    billingMode,
     holdSweep: Object.freeze({
       intervalMs: file.holds?.sweep_interval_ms ?? DEFAULT_HOLD_SWEEP.intervalMs,
       batch: file.holds?.sweep_batch ?? DEFAULT_HOLD_SWEEP.batch,
@@ -439,6 +452,7 @@ function accountsConfig(
     mailFrom: env.MAIL_FROM || file.mail_from || `Switchyard <no-reply@${mailDomain(parsedUrl.hostname)}>`,
     outboxDir: outbox ? resolve(at.cwd, outbox) : resolve(at.dataDir, 'outbox'),
     mailTimeoutMs: file.mail_timeout_ms ?? 20_000,
+    notificationMailIntervalMs: file.notification_mail_interval_ms ?? 15_000,
     sessionTtlMs: (file.session_ttl_hours ?? 30 * 24) * HOUR_MS,
     sessionIdleMs: (file.session_idle_hours ?? 7 * 24) * HOUR_MS,
     verifyTokenTtlMs: 48 * HOUR_MS,

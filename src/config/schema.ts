@@ -105,6 +105,15 @@ export const holdsSchema = z.strictObject({
   sweep_batch: z.number().int().min(1).max(10_000).optional(),
 });
 
+/**
+ * How requests are paid for (docs/billing.md "Billing modes"): prepaid (default) holds the worst case from the
+ * balance before dispatch and settles on the outcome; metered records each request's usage and cost but moves
+ * no credits (a self-hosted front door on one's own provider accounts: no balance, no 402).
+ */
+export const billingSchema = z.strictObject({
+  mode: z.enum(['prepaid', 'metered']).optional(),
+});
+
 const perMinute = z.number().int().min(1).max(1_000_000_000);
 
 /** Rate limits (limits/): every account's, by default; keys add their own in their scopes. */
@@ -126,6 +135,8 @@ export const accountsSchema = z.strictObject({
   outbox_dir: z.string().min(1).optional(),
   /** Deadline of one mail delivery (connect, greeting and the whole SMTP exchange). */
   mail_timeout_ms: z.number().int().positive().optional(),
+  /** How often each replica mails pending notifications (price changes). */
+  notification_mail_interval_ms: z.number().int().min(100).optional(),
   session_ttl_hours: z.number().int().positive().optional(),
   session_idle_hours: z.number().int().positive().optional(),
   throttle: z
@@ -152,6 +163,7 @@ export const fileSchema = z.strictObject({
   health: healthSchema.optional(),
   routing: routingSchema.optional(),
   holds: holdsSchema.optional(),
+  billing: billingSchema.optional(),
   limits: limitsSchema.optional(),
   accounts: accountsSchema.optional(),
 });

@@ -7,16 +7,16 @@ import type { AuthContext } from '../accounts/authenticator.ts';
 import type { PricedModel } from '../billing/catalogue.ts';
 import type { Quote } from '../billing/quote.ts';
 import { BillingSession } from '../billing/session.ts';
-import type { LimitSubject, RateLimitSpec } from '../limits/limiter.ts';
+import { withOverrides, type LimitSubject, type RateLimitSpec } from '../limits/limiter.ts';
 import type { AppDeps } from './context.ts';
 
 const NO_LIMITS: RateLimitSpec = Object.freeze({ rpm: null, tpm: null, concurrency: null });
 
-/** Who a request's limits belong to: its key (its scopes) and its account (the configured defaults). */
+/** Who a request's limits belong to: its key (its scopes) and its account (its overrides over the configured defaults). */
 export function limitSubjects(deps: AppDeps, auth: AuthContext): LimitSubject[] {
   return [
     { id: `k:${auth.keyId}`, label: 'this API key', limits: auth.rateLimits ?? NO_LIMITS },
-    { id: `u:${auth.userId}`, label: 'this account', limits: deps.config.limits.account },
+    { id: `u:${auth.userId}`, label: 'this account', limits: withOverrides(deps.config.limits.account, auth.accountLimits) },
   ];
 }
 
@@ -45,7 +45,7 @@ export async function admitAndHold(deps: AppDeps, request: FastifyRequest, reply
   if (!result.ok) throw result.error;
   const { admission } = result;
   const session = new BillingSession(
-    deps.store.ledger,
+    deps.books,
     {
       requestId: request.id, userId: auth.userId, keyId: auth.keyId, model: start.model, endpoint: start.endpoint, stream: start.stream,
       startedAt: start.startedAt, spendCaps: auth.spendCaps,

@@ -11,6 +11,7 @@ import type { ChannelTable } from '../routing/channels.ts';
 import type { ChannelHealth } from '../routing/health.ts';
 import type { Store } from '../storage/types.ts';
 import type { UpstreamClient } from '../upstream/client.ts';
+import type { Books } from '../billing/session.ts';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -27,6 +28,8 @@ export interface AppDeps {
   accounts: AccountService;
   mailer: Mailer;
   logger: Logger;
+  /** Where billing sessions book their money (config billing.mode), chosen once at start-up. */
+  books: Books;
 }
 
 declare module 'fastify' {

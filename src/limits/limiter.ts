@@ -19,6 +19,19 @@ export interface RateLimitSpec {
   concurrency: number | null;
 }
 
+/**
+ * Limits with per-kind overrides (an account's, set by an admin, over the config's limits.account): a number
+ * replaces the default of its kind, null keeps it. Without overrides: `defaults` itself (nothing allocated).
+ */
+export function withOverrides(defaults: Readonly<RateLimitSpec>, overrides: Readonly<RateLimitSpec> | null): Readonly<RateLimitSpec> {
+  if (overrides === null) return defaults;
+  return {
+    rpm: overrides.rpm ?? defaults.rpm,
+    tpm: overrides.tpm ?? defaults.tpm,
+    concurrency: overrides.concurrency ?? defaults.concurrency,
+  };
+}
+
 export interface LimitSubject {
   /** `k:<key id>` or `u:<user id>`: the store's key. */
   id: string;

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
 import type { Logger } from 'pino';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { closeRedis, newRedis } from './redis-client.ts';
+import { closeRedis, newRedis } from '../storage/redis.ts';
 import { MemoryLimitStore, WINDOW_SECONDS, type Dimension, type LimitStore, type WindowCount, type Where } from './store.ts';
 
 declare module 'ioredis' {

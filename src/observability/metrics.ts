@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Channel, ChannelTable } from '../routing/channels.ts';
 import type { ChannelHealth, ChannelHealthView } from '../routing/health.ts';
+import type { LedgerRepo } from '../storage/types.ts';
 
 const STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -32,7 +33,7 @@ function uniqueChannels(table: ChannelTable): Array<{ channel: Channel; models: 
   return [...byId.values()];
 }
 
-export function createMetrics(channels: ChannelTable, health: ChannelHealth): Metrics {
+export function createMetrics(channels: ChannelTable, health: ChannelHealth, ledger?: LedgerRepo): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
   const served = uniqueChannels(channels);
@@ -94,6 +95,26 @@ export function createMetrics(channels: ChannelTable, health: ChannelHealth): Me
   channelGauge('switchyard_channel_error_rate', "Share of failed attempts in the channel's health window (0..1).", (v) => v.errorRate);
   channelGauge('switchyard_channel_latency_ewma_seconds', 'Exponentially weighted moving average of whole-response latency per channel.', (v) => (v.latencyMs === null ? null : v.latencyMs / 1000));
   channelGauge('switchyard_channel_ttfb_ewma_seconds', 'Exponentially weighted moving average of time to first byte (response headers) per channel.', (v) => (v.ttfbMs === null ? null : v.ttfbMs / 1000));
+
+  // PostgreSQL group commit of holds and settles (docs/decisions/0015): read from the batchers at scrape time.
+  const batching = ledger?.batching;
+  if (batching) {
+    const ledgerCounter = (name: string, help: string, value: (s: { batches: number; batchedOps: number; single: number; fallbacks: number }) => number): void => {
+      new Counter({
+        name, help, labelNames: ['op'] as const, registers: [registry],
+        collect() {
+          this.reset();
+          const now = batching();
+          this.inc({ op: 'hold' }, value(now.hold));
+          this.inc({ op: 'settle' }, value(now.settle));
+        },
+      });
+    };
+    ledgerCounter('switchyard_ledger_batches_total', 'Group-committed ledger calls (many holds or settles in one statement).', (s) => s.batches);
+    ledgerCounter('switchyard_ledger_batched_operations_total', 'Holds and settles that went through a group-committed call.', (s) => s.batchedOps);
+    ledgerCounter('switchyard_ledger_single_operations_total', 'Holds and settles that went alone (nothing else was waiting).', (s) => s.single);
+    ledgerCounter('switchyard_ledger_batch_fallbacks_total', 'Group-committed calls that failed whole and were re-run one operation at a time.', (s) => s.fallbacks);
+  }
 
   type Children = { count: ReturnType<typeof requests.labels>; time: ReturnType<typeof duration.labels> };
   const children = new Map<string, Children>();

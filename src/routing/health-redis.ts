@@ -15,7 +15,8 @@
 // Redis down: commands fail fast (no offline queue, short timeouts), health is local to the replica, one warning
 // is logged per outage, and ioredis reconnects in the background. Serving never waits for Redis.
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { closeRedis, newRedis } from '../storage/redis.ts';
 import type { Logger } from 'pino';
 import type { ChannelHealth, HealthEvent } from './health.ts';
 
@@ -85,20 +86,12 @@ export class RedisHealthSync {
     this.logger = options.logger;
     this.prefix = options.prefix ?? 'sy:';
     this.topic = `${this.prefix}health`;
-    const redisOptions = (role: string): RedisOptions => ({
-      // Visible in CLIENT LIST: which replica and which of its two connections.
-      connectionName: `switchyard:health:${role}:${this.origin}`,
-      lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 1_000,
-      commandTimeout: options.commandTimeoutMs ?? 1_000,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      // Subscribing again is done by hand on every `ready`, followed by a re-read of the keys.
-      autoResubscribe: false,
-      retryStrategy: (attempt) => Math.min(250 * attempt, 5_000),
-    });
-    this.cmd = new Redis(url, redisOptions('cmd'));
-    this.sub = new Redis(url, redisOptions('sub'));
+    // Visible in CLIENT LIST: which replica and which of its two connections. Subscribing again is done by hand
+    // on every `ready`, followed by a re-read of the keys.
+    const open = (role: string): Redis =>
+      newRedis(url, { name: `switchyard:health:${role}:${this.origin}`, connectTimeoutMs: options.connectTimeoutMs, commandTimeoutMs: options.commandTimeoutMs });
+    this.cmd = open('cmd');
+    this.sub = open('sub');
   }
 
   keyOf(kind: 'breaker' | 'retry', channel: string): string {
@@ -130,12 +123,7 @@ export class RedisHealthSync {
     this.health.onEvent(undefined);
     this.health.sharing = () => ({ backend: 'local', connected: true });
     await this.pending;
-    await Promise.all(
-      [this.cmd, this.sub].map(async (connection) => {
-        if (connection.status === 'ready') await connection.quit().catch(() => connection.disconnect());
-        else connection.disconnect();
-      }),
-    );
+    await Promise.all([closeRedis(this.cmd), closeRedis(this.sub)]);
   }
 
   /** Runs connection work one step at a time, never rejecting. */

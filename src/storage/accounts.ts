@@ -7,7 +7,7 @@ import type { MicroCredits } from '../domain/money.ts';
 import type {
   AccountRecord, LoginRecord, SessionRecord, TokenPurpose, UsageAggregate, UsageEvent, UsagePageFilter, UserRecord,
 } from './types.ts';
-import { mapUsage, mapUser, toBig, toDate, toDateOrNull, toNum, toUserStatus, type Database } from './db.ts';
+import { RATE_LIMIT_COLUMNS, mapUsage, mapUser, toBig, toDate, toDateOrNull, toNum, toUserStatus, type Database } from './db.ts';
 import { checkLimit } from './ledger.ts';
 import { insertUser } from './repos.ts';
 
@@ -25,7 +25,7 @@ export function accountQueries(db: Kysely<Database>) {
     async get(userId: string): Promise<AccountRecord | undefined> {
       const row = await db
         .selectFrom('users')
-        .select(['id', 'email', 'status', 'balance', 'created_at', 'email_verified_at', 'closed_at'])
+        .select(['id', 'email', 'status', 'role', 'balance', 'created_at', 'email_verified_at', 'closed_at', ...RATE_LIMIT_COLUMNS])
         .select(sql<number>`case when password_hash is null then 0 else 1 end`.as('has_password'))
         .where('id', '=', userId)
         .executeTakeFirst();

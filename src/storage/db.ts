@@ -11,7 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import type { ColumnType, Generated } from 'kysely';
 import type {
-  ApiKeyRecord, KeyRateLimits, LedgerEntry, LedgerKind, SpendCaps, UsageEvent, UsageStatus, UserRecord, UserRole, UserStatus,
+  AccountRateLimits, ApiKeyRecord, KeyAuthRecord, KeyRateLimits, LedgerEntry, LedgerKind, SpendCaps, UsageEvent, UsageStatus, UserRecord,
+  UserRole, UserStatus,
 } from './types.ts';
 
 /** Epoch milliseconds or a money amount in a BIGINT column. */
@@ -20,6 +21,8 @@ type BigNull = ColumnType<bigint | null, bigint | number | null, bigint | number
 /** An INTEGER column (see above: number on PostgreSQL, bigint on SQLite). */
 type Int = ColumnType<number | bigint, number | bigint, number | bigint>;
 type IntNull = ColumnType<number | bigint | null, number | bigint | null, number | bigint | null>;
+/** A nullable INTEGER column added later, so an insert may leave it out (null). */
+type IntNullOptional = ColumnType<number | bigint | null, number | bigint | null | undefined, number | bigint | null>;
 
 export interface UsersTable {
   id: string;
@@ -33,6 +36,10 @@ export interface UsersTable {
   email_verified_at: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
   email_hmac: ColumnType<string | null, string | null | undefined, string | null>;
   closed_at: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+  /** The account's rate-limit overrides (migration 0008); null: the config default (limits.account). */
+  limit_rpm: IntNullOptional;
+  limit_tpm: IntNullOptional;
+  limit_concurrency: IntNullOptional;
 }
 
 export interface SessionsTable {
@@ -187,6 +194,8 @@ export interface NotificationsTable {
   dedupe_key: string | null;
   created_at: Big;
   read_at: BigNull;
+  /** When a replica claimed it for its mail (migration 0009); null: not yet. */
+  mailed_at: BigNull;
 }
 
 export interface Database {
@@ -254,15 +263,19 @@ export function toUserRole(value: unknown): UserRole {
   return value === 'admin' ? 'admin' : 'user';
 }
 
-/** The spend-cap and rate-limit columns of api_keys, as the store reads them on both dialects. */
-export interface KeyLimitColumns {
-  spend_cap_day: unknown; spend_cap_month: unknown; spend_cap_total: unknown;
+/** Rate-limit columns: api_keys' (the key's limits) and users' (the account's overrides) have the same names. */
+export interface RateLimitColumns {
   limit_rpm: unknown; limit_tpm: unknown; limit_concurrency: unknown;
 }
 
-export const KEY_LIMIT_COLUMNS = [
-  'spend_cap_day', 'spend_cap_month', 'spend_cap_total', 'limit_rpm', 'limit_tpm', 'limit_concurrency',
-] as const;
+export const RATE_LIMIT_COLUMNS = ['limit_rpm', 'limit_tpm', 'limit_concurrency'] as const;
+
+/** The spend-cap and rate-limit columns of api_keys, as the store reads them on both dialects. */
+export interface KeyLimitColumns extends RateLimitColumns {
+  spend_cap_day: unknown; spend_cap_month: unknown; spend_cap_total: unknown;
+}
+
+export const KEY_LIMIT_COLUMNS = ['spend_cap_day', 'spend_cap_month', 'spend_cap_total', ...RATE_LIMIT_COLUMNS] as const;
 
 const toBigOrNull = (value: unknown): bigint | null => (value === null || value === undefined ? null : toBig(value));
 
@@ -270,8 +283,36 @@ export function mapSpendCaps(row: KeyLimitColumns): SpendCaps {
   return { day: toBigOrNull(row.spend_cap_day), month: toBigOrNull(row.spend_cap_month), total: toBigOrNull(row.spend_cap_total) };
 }
 
-export function mapRateLimits(row: KeyLimitColumns): KeyRateLimits {
+export function mapRateLimits(row: RateLimitColumns): KeyRateLimits & AccountRateLimits {
   return { rpm: toNumOrNull(row.limit_rpm), tpm: toNumOrNull(row.limit_tpm), concurrency: toNumOrNull(row.limit_concurrency) };
+}
+
+/**
+ * The row of the hot path's key lookup (both dialects: api_keys joined with its user), the user's columns
+ * prefixed `user_`.
+ */
+export interface KeyAuthRow extends KeyLimitColumns {
+  id: string; user_id: string; revoked_at: bigint | null; expires_at: bigint | null; allowed_models: string | null; user_status: string;
+  user_limit_rpm: unknown; user_limit_tpm: unknown; user_limit_concurrency: unknown;
+}
+
+/** The select list of the key lookup (`k` = api_keys, `u` = users), in KeyAuthRow's names. */
+export const KEY_AUTH_SELECT = `k.id, k.user_id, k.revoked_at, k.expires_at, k.allowed_models, u.status AS user_status,
+       k.spend_cap_day, k.spend_cap_month, k.spend_cap_total, k.limit_rpm, k.limit_tpm, k.limit_concurrency,
+       u.limit_rpm AS user_limit_rpm, u.limit_tpm AS user_limit_tpm, u.limit_concurrency AS user_limit_concurrency`;
+
+export function mapKeyAuth(row: KeyAuthRow): KeyAuthRecord {
+  return {
+    keyId: row.id,
+    userId: row.user_id,
+    revoked: row.revoked_at !== null,
+    userStatus: toUserStatus(row.user_status),
+    allowedModels: parseAllowedModels(row.allowed_models),
+    expiresAt: toDateOrNull(row.expires_at),
+    spendCaps: mapSpendCaps(row),
+    rateLimits: mapRateLimits(row),
+    accountLimits: mapRateLimits({ limit_rpm: row.user_limit_rpm, limit_tpm: row.user_limit_tpm, limit_concurrency: row.user_limit_concurrency }),
+  };
 }
 
 const LEDGER_KINDS: ReadonlySet<string> = new Set<LedgerKind>([
@@ -291,7 +332,7 @@ export function toUsageStatus(value: string): UsageStatus {
 // ---------------------------------------------------------------------------------------------------
 // Row mappers (rows as selected by Kysely with `selectAll()`).
 
-export function mapUser(row: { id: string; email: string; status: string; role?: unknown; balance: unknown; created_at: unknown }): UserRecord {
+export function mapUser(row: RateLimitColumns & { id: string; email: string; status: string; role?: unknown; balance: unknown; created_at: unknown }): UserRecord {
   return {
     id: row.id,
     email: row.email,
@@ -299,6 +340,7 @@ export function mapUser(row: { id: string; email: string; status: string; role?:
     role: toUserRole(row.role),
     balance: toBig(row.balance),
     createdAt: toDate(row.created_at),
+    rateLimits: mapRateLimits(row),
   };
 }
 

@@ -7,7 +7,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { MicroCredits } from '../domain/money.ts';
 import type {
-  ApiKeyRecord, KeyScopesPatch, LedgerCheck, LedgerEntry, NewNotification, NotificationRecord, NotificationsRepo, UsageEvent,
+  AccountRateLimits, ApiKeyRecord, KeyScopesPatch, LedgerCheck, LedgerEntry, MailableNotification, NewNotification, NotificationRecord, NotificationsRepo, UsageEvent,
   UsageRepo, UserFilter, UserRecord, UserRole, UserStatus,
 } from './types.ts';
 import {
@@ -21,7 +21,10 @@ export { getKey, keySpend, setKeyScopes } from './scopes.ts';
 
 /** A new active user (with a password hash when signing up; without when an admin creates it). */
 export async function insertUser(db: Kysely<Database>, email: string, passwordHash: string | null = null): Promise<UserRecord> {
-  const row = { id: newUserId(), email, status: 'active', role: 'user', balance: 0n, created_at: Date.now(), password_hash: passwordHash };
+  const row = {
+    id: newUserId(), email, status: 'active', role: 'user', balance: 0n, created_at: Date.now(), password_hash: passwordHash,
+    limit_rpm: null, limit_tpm: null, limit_concurrency: null,
+  };
   try {
     await db.insertInto('users').values(row).execute();
   } catch (error) {
@@ -76,6 +79,22 @@ export function setUserStatus(db: Kysely<Database>) {
 export function setUserRole(db: Kysely<Database>) {
   return async (id: string, role: UserRole): Promise<boolean> => {
     const result = await db.updateTable('users').set({ role }).where('id', '=', id).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  };
+}
+
+/** Sets an account's rate-limit overrides: absent fields unchanged, null clears (back to the config default). */
+export function setUserRateLimits(db: Kysely<Database>) {
+  return async (id: string, patch: Partial<AccountRateLimits>): Promise<boolean> => {
+    const columns: { limit_rpm?: number | null; limit_tpm?: number | null; limit_concurrency?: number | null } = {};
+    if (patch.rpm !== undefined) columns.limit_rpm = patch.rpm;
+    if (patch.tpm !== undefined) columns.limit_tpm = patch.tpm;
+    if (patch.concurrency !== undefined) columns.limit_concurrency = patch.concurrency;
+    // Nothing to change: still says whether the user exists.
+    if (Object.keys(columns).length === 0) {
+      return (await db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+    }
+    const result = await db.updateTable('users').set(columns).where('id', '=', id).executeTakeFirst();
     return result.numUpdatedRows > 0n;
   };
 }
@@ -306,6 +325,7 @@ export function notificationsRepo(db: Kysely<Database>): NotificationsRepo {
           dedupe_key: n.dedupeKey ?? null,
           created_at: now,
           read_at: null,
+          mailed_at: null,
         }));
         const result = await db
           .insertInto('notifications')
@@ -315,6 +335,29 @@ export function notificationsRepo(db: Kysely<Database>): NotificationsRepo {
         inserted += Number(result.numInsertedOrUpdatedRows ?? 0n);
       }
       return inserted;
+    },
+    async claimForMail(now: Date, limit: number): Promise<MailableNotification[]> {
+      const candidates = await db
+        .selectFrom('notifications as n')
+        .innerJoin('users as u', 'u.id', 'n.user_id')
+        .select(['n.id', 'n.user_id', 'n.kind', 'n.subject', 'n.body', 'u.email', 'u.status'])
+        .where('n.mailed_at', 'is', null)
+        .orderBy('n.created_at')
+        .limit(checkLimit(limit))
+        .execute();
+      const claimed: MailableNotification[] = [];
+      for (const c of candidates) {
+        const result = await db
+          .updateTable('notifications')
+          .set({ mailed_at: BigInt(now.getTime()) })
+          .where('id', '=', c.id)
+          .where('mailed_at', 'is', null)
+          .executeTakeFirst();
+        // Another replica got it first, or the account is closed (its address erased): nothing to send.
+        if (Number(result.numUpdatedRows) !== 1 || c.status === 'closed' || !c.email.includes('@')) continue;
+        claimed.push({ id: c.id, userId: c.user_id, email: c.email, kind: c.kind, subject: c.subject, body: c.body });
+      }
+      return claimed;
     },
     async list(userId: string, page: { limit: number; unreadOnly?: boolean }): Promise<NotificationRecord[]> {
       let query = db.selectFrom('notifications').selectAll().where('user_id', '=', userId);

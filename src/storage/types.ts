@@ -2,7 +2,11 @@
 // Kysely and the database drivers. No table has a column that can hold a prompt, an output or a file.
 
 import type { MicroCredits } from '../domain/money.ts';
-import type { ModelPrice, PriceRates } from '../domain/usage.ts';
+import type { AccountsRepo, AuditRepo, NotificationsRepo, SessionsRepo, TokensRepo } from './account-types.ts';
+import type { PricesRepo } from './price-types.ts';
+
+export type * from './account-types.ts';
+export type * from './price-types.ts';
 
 /** 'closed' is final: the account was closed by its owner (keys revoked, personal data erased). */
 export type UserStatus = 'active' | 'suspended' | 'closed';
@@ -17,6 +21,18 @@ export interface UserRecord {
   /** Available balance in micro-credits (active holds already deducted). */
   balance: MicroCredits;
   createdAt: Date;
+  /** The account's own rate limits, set by an admin (migration 0008). */
+  rateLimits: AccountRateLimits;
+}
+
+/**
+ * An account's rate-limit overrides: a number replaces the config default (limits.account) of that kind for
+ * this account only; null: the default applies.
+ */
+export interface AccountRateLimits {
+  rpm: number | null;
+  tpm: number | null;
+  concurrency: number | null;
 }
 
 /** A key's spend caps in micro-credits per UTC day, per UTC month and in total; null: no cap of that kind. */
@@ -76,6 +92,8 @@ export interface KeyAuthRecord {
   expiresAt: Date | null;
   spendCaps: SpendCaps;
   rateLimits: KeyRateLimits;
+  /** The key's user's rate-limit overrides (read in the same lookup). */
+  accountLimits: AccountRateLimits;
 }
 
 /** What a capped key has spent or reserved (open holds) in the current periods, micro-credits. */
@@ -220,6 +238,8 @@ export interface UsersRepo {
   setStatus(id: string, status: UserStatus): Promise<boolean>;
   /** false when no such user. */
   setRole(id: string, role: UserRole): Promise<boolean>;
+  /** Sets the account's rate-limit overrides (absent fields unchanged, null clears); false when no such user. */
+  setRateLimits(id: string, patch: Partial<AccountRateLimits>): Promise<boolean>;
 }
 
 export interface KeysRepo {
@@ -247,7 +267,20 @@ export interface KeysRepo {
   touch(lastUsed: Map<string, Date>): Promise<void>;
 }
 
+/** Group commit counters (PostgreSQL, docs/decisions/0015): how much went through batches, how often one fell back. */
+export interface BatchStats {
+  /** Batch calls that succeeded, and the operations they carried. */
+  batches: number;
+  batchedOps: number;
+  /** Operations run alone: the idle path. */
+  single: number;
+  /** Batch calls that failed and were re-run item by item. */
+  fallbacks: number;
+}
+
 export interface LedgerRepo {
+  /** PostgreSQL: the hot path's group commit counters (GET /metrics); absent on SQLite. */
+  batching?: () => { hold: Readonly<BatchStats>; settle: Readonly<BatchStats> };
   /**
    * Credit a user (grant/topup/refund/adjustment; a negative amount may not overdraw). Every entry names its
    * actor; a grant or topup is positive; a topup needs its payment id, a refund a payment id or a reason, an
@@ -317,6 +350,11 @@ export interface UsageAggregate {
 }
 
 export interface UsageRepo {
+  /**
+   * Metered billing (billing.mode: metered): writes the request's usage event with its cost and nothing else
+   * (no hold, no ledger entry, the balance untouched). Idempotent by request id.
+   */
+  record(event: UsageEvent): Promise<void>;
   /** Newest first. */
   list(filter: { userId?: string; limit: number; beforeCreatedAt?: Date }): Promise<UsageEvent[]>;
   get(requestId: string): Promise<UsageEvent | undefined>;
@@ -326,205 +364,6 @@ export interface UsageRepo {
   aggregate(filter: { userId: string; from: Date; to: Date }): Promise<UsageAggregate[]>;
   /** Σ cost per key id over all of the user's events. */
   spendByKey(userId: string): Promise<Map<string, MicroCredits>>;
-}
-
-/** Where a price version came from: the config file or the admin API. */
-export type PriceSource = 'config' | 'admin';
-
-/** A stored price version: its rates, when it applies, who scheduled it and why. */
-export interface PriceVersion extends ModelPrice {
-  model: string;
-  source: PriceSource;
-  /** 'config', or who called the admin API. */
-  actor: string | null;
-  /** Required when a change was forced with less than 14 days' notice. */
-  reason: string | null;
-  createdAt: Date;
-  /** A cancelled version never applies (only a version not yet in effect can be cancelled). */
-  cancelledAt: Date | null;
-  cancelledBy: string | null;
-  cancelReason: string | null;
-  /** When the model's recent users were notified (null: not yet). */
-  announcedAt: Date | null;
-}
-
-export interface NewPriceVersion {
-  model: string;
-  rates: PriceRates;
-  effectiveFrom: Date;
-  source: PriceSource;
-  actor: string | null;
-  reason: string | null;
-}
-
-/**
- * Price versions (billing/prices.ts holds the rules: 14 days' notice, force with a reason, config start-up).
- * "Current" at an instant = the newest non-cancelled version whose effective_from is not after it (ties: the
- * higher version id); "upcoming" = non-cancelled versions after it.
- */
-export interface PricesRepo {
-  /** Every model's current version at `at` and its upcoming ones, ordered by model, effective_from, id. One statement. */
-  active(at: Date): Promise<PriceVersion[]>;
-  /** Every version of one model, cancelled ones included, oldest first (effective_from, id). */
-  history(model: string): Promise<PriceVersion[]>;
-  get(version: number): Promise<PriceVersion | undefined>;
-  /** Adds a version as given (the caller has applied the notice rules). */
-  add(input: NewPriceVersion): Promise<PriceVersion>;
-  /**
-   * For each model, atomically and serialized across processes: reads its versions (as `history`), asks
-   * `plan` which to add and adds them. A throw from `plan` writes nothing for any model. Returns what was added.
-   */
-  reconcile(
-    models: readonly string[],
-    plan: (model: string, versions: readonly PriceVersion[]) => readonly NewPriceVersion[],
-  ): Promise<PriceVersion[]>;
-  /** Cancels a version that is not yet in effect at `at` and not already cancelled; undefined otherwise. */
-  cancel(version: number, input: { at: Date; actor: string; reason: string | null }): Promise<PriceVersion | undefined>;
-  markAnnounced(version: number, at: Date): Promise<void>;
-  /** The distinct users with a usage event on `model` at or after `since`: one aggregate statement. */
-  recentUsers(model: string, since: Date): Promise<string[]>;
-}
-
-export interface NotificationRecord {
-  id: string;
-  userId: string;
-  kind: string;
-  subject: string;
-  body: string;
-  data: Record<string, unknown> | null;
-  createdAt: Date;
-  readAt: Date | null;
-}
-
-export interface NewNotification {
-  userId: string;
-  kind: string;
-  subject: string;
-  body: string;
-  data?: Record<string, unknown> | null;
-  /** With a dedupe key, a second notification with the same (user, key) is skipped. */
-  dedupeKey?: string | null;
-}
-
-export interface NotificationsRepo {
-  /** Inserts each notification unless its (user, dedupe key) exists; returns how many were inserted. */
-  create(items: ReadonlyArray<NewNotification>): Promise<number>;
-  /** Newest first. */
-  list(userId: string, page: { limit: number; unreadOnly?: boolean }): Promise<NotificationRecord[]>;
-  /** Marks one of the user's notifications read; false when the user has no such notification. */
-  markRead(userId: string, id: string): Promise<boolean>;
-}
-
-export interface AuditEntry {
-  id: string;
-  /** 'admin-token', or the id of the user who acted. */
-  actor: string;
-  /** e.g. user.create, user.update, credits.adjust, key.create, key.update, key.revoke */
-  action: string;
-  target: string | null;
-  /** What changed; metadata only, never a secret. */
-  details: Record<string, unknown> | null;
-  ip: string | null;
-  createdAt: Date;
-}
-
-export type NewAuditEntry = Omit<AuditEntry, 'id' | 'createdAt'>;
-
-export interface AuditRepo {
-  record(entry: NewAuditEntry): Promise<void>;
-  /** Newest first. */
-  list(filter: { limit: number; beforeId?: string; actor?: string; action?: string; target?: string }): Promise<AuditEntry[]>;
-}
-
-/** What login needs, found by the normalized email in one lookup. */
-export interface LoginRecord {
-  userId: string;
-  status: UserStatus;
-  /** null: no password set yet (e.g. a user created by an admin: the password-reset flow sets one). */
-  passwordHash: string | null;
-}
-
-export interface AccountRecord {
-  user: UserRecord;
-  emailVerifiedAt: Date | null;
-  hasPassword: boolean;
-  closedAt: Date | null;
-}
-
-export interface CloseAccountInput {
-  userId: string;
-  /** HMAC-SHA-256 of the normalized address: replaces it (recognisable, not recoverable). */
-  emailHmac: string;
-  actor: string;
-  reason: string;
-}
-
-export interface CloseAccountOutcome {
-  /** The balance zeroed by the `adjustment` entry (0 when there was none: no entry written). */
-  forfeited: MicroCredits;
-  /** The keys revoked by the closure (to evict from authentication caches). */
-  revokedKeyIds: string[];
-}
-
-export interface AccountsRepo {
-  /** A new active user with a password; StorageConflictError when the email is taken. */
-  create(input: { email: string; passwordHash: string }): Promise<UserRecord>;
-  findLogin(email: string): Promise<LoginRecord | undefined>;
-  get(userId: string): Promise<AccountRecord | undefined>;
-  passwordHash(userId: string): Promise<string | null | undefined>;
-  /** Sets email_verified_at once; false when no such (open) user or already verified. */
-  markEmailVerified(userId: string, at: Date): Promise<boolean>;
-  /**
-   * Replaces the password hash and deletes every session of the user except `keepSession` (a session hash),
-   * and every unused password-reset token. One transaction. False when no such open user.
-   */
-  setPassword(input: { userId: string; passwordHash: string; keepSession?: string }): Promise<boolean>;
-  /**
-   * Password reset: consumes the unused, unexpired reset token, sets the password, marks the email verified
-   * (the mail was received), deletes every session and the other reset tokens. One transaction. The user id,
-   * or undefined when the token is unknown, used, expired or its user closed.
-   */
-  resetPassword(input: { tokenHash: string; passwordHash: string; now: Date }): Promise<string | undefined>;
-  /**
-   * Closes the account in one transaction: revokes every key (and blanks their names), zeroes the balance with
-   * an `adjustment` entry (actor, reason), replaces the email by `closed:<user id>` and stores its HMAC, clears
-   * the password, status 'closed', deletes sessions, tokens and notifications. Undefined when no such open user.
-   */
-  close(input: CloseAccountInput): Promise<CloseAccountOutcome | undefined>;
-  /** How many closed accounts had this address (by its HMAC). */
-  closedWithEmailHmac(emailHmac: string): Promise<number>;
-}
-
-/** A session as the console's authentication needs it: one indexed lookup joined with its user. */
-export interface SessionRecord {
-  userId: string;
-  userStatus: UserStatus;
-  emailVerified: boolean;
-  createdAt: Date;
-  lastSeenAt: Date;
-  expiresAt: Date;
-}
-
-export interface SessionsRepo {
-  create(input: { hash: string; userId: string; now: Date; expiresAt: Date }): Promise<void>;
-  find(hash: string): Promise<SessionRecord | undefined>;
-  touch(hash: string, at: Date): Promise<void>;
-  /** Deletes one session; false when it did not exist. */
-  delete(hash: string): Promise<boolean>;
-  /** Deletes sessions whose absolute expiry passed or that were idle since before `idleBefore`. */
-  deleteExpired(now: Date, idleBefore: Date): Promise<number>;
-}
-
-export type TokenPurpose = 'verify_email' | 'reset_password';
-
-export interface TokensRepo {
-  create(input: { hash: string; userId: string; purpose: TokenPurpose; now: Date; expiresAt: Date }): Promise<void>;
-  /** Marks an unused, unexpired token used (single use, atomic) and returns its user id. */
-  consume(hash: string, purpose: TokenPurpose, now: Date): Promise<string | undefined>;
-  /** The token's user and expiry when it is unused and unexpired; nothing changes. */
-  peek(hash: string, purpose: TokenPurpose, now: Date): Promise<{ userId: string; expiresAt: Date } | undefined>;
-  /** Deletes tokens expired before `now` (used ones included). */
-  deleteExpired(now: Date): Promise<number>;
 }
 
 export interface Store {

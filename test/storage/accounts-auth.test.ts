@@ -34,7 +34,9 @@ describe.each(storeBackends())('accounts and sessions on $name', (backend) => {
     expect((await store.accounts.get(user.id))?.emailVerifiedAt).toEqual(at);
 
     const admin = await store.users.create(email());
-    expect(await store.accounts.get(admin.id)).toMatchObject({ hasPassword: false });
+    expect(await store.accounts.get(admin.id)).toMatchObject({ hasPassword: false, user: { role: 'user' } });
+    await store.users.setRole(admin.id, 'admin');
+    expect((await store.accounts.get(admin.id))?.user.role).toBe('admin');
     expect(await store.accounts.passwordHash(admin.id)).toBeNull();
     expect(await store.accounts.passwordHash('usr_none')).toBeUndefined();
   });

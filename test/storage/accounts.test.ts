@@ -66,6 +66,7 @@ describe.each(storeBackends())('accounts on $name', (backend) => {
     expect(await store.keys.findByHash(hash)).toEqual({
       keyId: key.id, userId: user.id, revoked: false, userStatus: 'active', allowedModels: null, expiresAt: null,
       spendCaps: { day: null, month: null, total: null }, rateLimits: { rpm: null, tpm: null, concurrency: null },
+      accountLimits: { rpm: null, tpm: null, concurrency: null },
     });
     expect(await store.keys.findByHash(sha256('an unknown key'))).toBeUndefined();
   });
@@ -144,6 +145,32 @@ describe.each(storeBackends())('accounts on $name', (backend) => {
     expect(await store.users.setStatus(user.id, 'active')).toBe(true);
     expect((await store.keys.findByHash(hash))?.userStatus).toBe('active');
     expect(await store.users.setStatus('usr_missing', 'suspended')).toBe(false);
+  });
+
+  it('keeps an account\'s rate-limit overrides: the key lookup carries them, null clears, absent fields stay', async () => {
+    const user = await store.users.create(email());
+    expect(user.rateLimits).toEqual({ rpm: null, tpm: null, concurrency: null });
+    const hash = sha256(rid());
+    await store.keys.create({ userId: user.id, name: 'k', hash, prefix: 'p', scopes: { rateLimits: { rpm: 7 } } });
+    const other = await store.users.create(email());
+
+    expect(await store.users.setRateLimits(user.id, { rpm: 3, tpm: 150_000 })).toBe(true);
+    expect(await store.keys.findByHash(hash)).toMatchObject({
+      rateLimits: { rpm: 7, tpm: null, concurrency: null }, accountLimits: { rpm: 3, tpm: 150_000, concurrency: null },
+    });
+    expect((await store.users.get(user.id))?.rateLimits).toEqual({ rpm: 3, tpm: 150_000, concurrency: null });
+    expect((await store.accounts.get(user.id))?.user.rateLimits).toEqual({ rpm: 3, tpm: 150_000, concurrency: null });
+    const listed = await store.users.list({ limit: 1000, offset: 0 });
+    expect(listed.find((u) => u.id === user.id)?.rateLimits).toEqual({ rpm: 3, tpm: 150_000, concurrency: null });
+    expect(listed.find((u) => u.id === other.id)?.rateLimits).toEqual({ rpm: null, tpm: null, concurrency: null });
+
+    expect(await store.users.setRateLimits(user.id, { rpm: null, concurrency: 2 })).toBe(true);
+    expect((await store.keys.findByHash(hash))?.accountLimits).toEqual({ rpm: null, tpm: 150_000, concurrency: 2 });
+    expect(await store.users.setRateLimits(user.id, {})).toBe(true);
+    expect((await store.users.get(user.id))?.rateLimits).toEqual({ rpm: null, tpm: 150_000, concurrency: 2 });
+    expect(await store.users.setRateLimits('usr_missing', { rpm: 1 })).toBe(false);
+    expect(await store.users.setRateLimits('usr_missing', {})).toBe(false);
+    expect((await store.users.get(other.id))?.rateLimits).toEqual({ rpm: null, tpm: null, concurrency: null });
   });
 
   it('touches last-used times in a batch, never backwards', async () => {

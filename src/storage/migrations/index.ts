@@ -8,6 +8,9 @@ import { priceVersions } from './0003_price_versions.ts';
 import { holdMeta } from './0004_hold_meta.ts';
 import { accounts } from './0005_accounts.ts';
 import { limitsAdmin } from './0006_limits_admin.ts';
+import { batchLedger } from './0007_batch_ledger.ts';
+import { notificationMail } from './0009_notification_mail.ts';
+import { accountLimits } from './0008_account_limits.ts';
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
   // Names sort in application order; never rename or edit a shipped migration, add a new one.
@@ -18,6 +21,9 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '0004_hold_meta': holdMeta(dialect),
     '0005_accounts': accounts(dialect),
     '0006_limits_admin': limitsAdmin(dialect),
+    '0007_batch_ledger': batchLedger(dialect),
+    '0008_account_limits': accountLimits(dialect),
+    '0009_notification_mail': notificationMail(dialect),
   };
 }
 

@@ -5,13 +5,13 @@
 // main query reads them; they see each other's effects only through RETURNING. Row locks + READ COMMITTED
 // re-check (`WHERE … status = 'held'`, `WHERE balance >= …`) are what make concurrent calls safe.
 
-import { USAGE_COLUMNS } from '../db.ts';
+import { KEY_AUTH_SELECT, USAGE_COLUMNS } from '../db.ts';
 
+// v4: also the user's rate-limit overrides (migration 0008). A new name, so a connection that prepared an older
+// version never runs it against the new schema's expectations.
 export const FIND_KEY = {
-  name: 'sy_find_key_v3',
-  text: `SELECT k.id, k.user_id, k.revoked_at, k.expires_at, k.allowed_models, u.status AS user_status,
-                k.spend_cap_day, k.spend_cap_month, k.spend_cap_total, k.limit_rpm, k.limit_tpm, k.limit_concurrency
-           FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = $1`,
+  name: 'sy_find_key_v4',
+  text: `SELECT ${KEY_AUTH_SELECT} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = $1`,
 };
 
 // $1 request_id, $2 user_id, $3 amount, $4 expires_at ms, $5 now ms, $6…$9 the request's key id, model,
@@ -58,20 +58,25 @@ const releaseSpend = (back: string): string => `ks AS (
         FROM u WHERE key_spend.key_id = u.cap_key_id
     )`;
 
+/** The usage columns as parameters from $first on, each cast to its column's type; `held` may wrap its own. */
+function usagePlaceholders(first: number, held: (p: string) => string = (p) => `${p}::bigint`): string[] {
+  return USAGE_COLUMNS.map((column, i) => {
+    const p = `$${i + first}`;
+    switch (column) {
+      case 'held': return held(p);
+      case 'stream': return `${p}::boolean`;
+      case 'created_at': return `${p}::bigint`;
+      case 'input_tokens': case 'cached_input_tokens': case 'cache_write_tokens': case 'output_tokens':
+      case 'reasoning_tokens': case 'price_version': case 'http_status': case 'latency_ms': case 'ttfb_ms':
+        return `${p}::integer`;
+      default: return p;
+    }
+  });
+}
+
 // $1 request_id, $2 charge, $3 now ms, then $4… the usage columns in USAGE_COLUMNS order ($4 + i).
 // usage.held ($16) is only used when no hold exists at all.
-const usageValues = USAGE_COLUMNS.map((column, i) => {
-  const p = `$${i + 4}`;
-  switch (column) {
-    case 'held': return `COALESCE((SELECT held FROM h), (SELECT amount FROM holds WHERE request_id = $1), ${p}::bigint)`;
-    case 'stream': return `${p}::boolean`;
-    case 'created_at': return `${p}::bigint`;
-    case 'input_tokens': case 'cached_input_tokens': case 'cache_write_tokens': case 'output_tokens':
-    case 'reasoning_tokens': case 'price_version': case 'http_status': case 'latency_ms': case 'ttfb_ms':
-      return `${p}::integer`;
-    default: return p;
-  }
-});
+const usageValues = usagePlaceholders(4, (p) => `COALESCE((SELECT held FROM h), (SELECT amount FROM holds WHERE request_id = $1), ${p}::bigint)`);
 
 export const SETTLE = {
   name: 'sy_settle_v2',
@@ -94,6 +99,40 @@ export const SETTLE = {
       ON CONFLICT (request_id) DO NOTHING
     )
     SELECT held, charged FROM u`,
+};
+
+// Metered billing (billing.mode: metered): the usage event alone, no hold, no ledger entry. $1 request_id,
+// $2 cost, then $3… the usage columns in USAGE_COLUMNS order. Idempotent by request id.
+const recordValues = usagePlaceholders(3);
+
+export const RECORD_USAGE = {
+  name: 'sy_record_usage_v1',
+  text: `INSERT INTO usage_events (request_id, ${USAGE_COLUMNS.join(', ')}, cost)
+    VALUES ($1, ${recordValues.join(', ')}, $2::bigint)
+    ON CONFLICT (request_id) DO NOTHING`,
+};
+
+// Metered billing, many events in one statement (./batcher.ts): $1 a JSON array of usage events keyed by column
+// (bigints as strings), cost included.
+export const RECORD_USAGE_BATCH = {
+  name: 'sy_record_usage_batch_v1',
+  text: `INSERT INTO usage_events (request_id, ${USAGE_COLUMNS.join(', ')}, cost)
+    SELECT request_id, ${USAGE_COLUMNS.join(', ')}, cost FROM jsonb_populate_recordset(NULL::usage_events, $1::jsonb)
+    ON CONFLICT (request_id) DO NOTHING`,
+};
+
+// Group commit (./batcher.ts): the functions of migration 0007, one call for many holds / settles.
+// HOLD_BATCH: $1 request ids, $2 user ids, $3 amounts, $4 expiries (ms), $5 now (ms), $6–$9 the metadata arrays.
+export const HOLD_BATCH = {
+  name: 'sy_hold_batch_v1',
+  text: `SELECT o_status, o_balance FROM sy_hold_batch($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint,
+           $6::text[], $7::text[], $8::text[], $9::boolean[])`,
+};
+
+// SETTLE_BATCH: $1 request ids, $2 charges, $3 now (ms), $4 the usage events (a JSON array of column → value).
+export const SETTLE_BATCH = {
+  name: 'sy_settle_batch_v1',
+  text: `SELECT o_held, o_charged FROM sy_settle_batch($1::text[], $2::bigint[], $3::bigint, $4::jsonb)`,
 };
 
 export const EXPIRED_CANDIDATES = {

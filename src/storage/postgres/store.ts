@@ -10,7 +10,7 @@ import { migrateToLatest } from '../migrations/index.ts';
 import { auditRepo } from '../audit.ts';
 import {
   createKey, createUser, getBalance, getKey, getUser, keySpend, listEntries, listKeysByUser, listUsers, notificationsRepo,
-  requestEntries, revokeKey, setKeyExpiry, setKeyScopes, setUserRole, setUserStatus, sumEntries, usageRepo, verifyLedger,
+  requestEntries, revokeKey, setKeyExpiry, setKeyScopes, setUserRole, setUserRateLimits, setUserStatus, sumEntries, usageRepo, verifyLedger,
 } from '../repos.ts';
 import { pgAccountOps } from './accounts.ts';
 import { pgOps } from './ledger.ts';
@@ -71,6 +71,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
     dialect: 'postgres',
     users: {
       create: createUser(kysely), get: getUser(kysely), list: listUsers(kysely), setStatus: setUserStatus(kysely), setRole: setUserRole(kysely),
+      setRateLimits: setUserRateLimits(kysely),
     },
     keys: {
       create: createKey(kysely),
@@ -87,6 +88,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
       credit: async (input) => ({ balance: await ops.credit({ ...input, paymentId: input.paymentId ?? null }) }),
       hold: ops.hold,
       settle: ops.settle,
+      batching: ops.batching,
       releaseExpired: ops.releaseExpired,
       balance: getBalance(kysely),
       entries: listEntries(kysely),
@@ -94,7 +96,7 @@ export async function openPostgres(connectionString: string, options: PostgresOp
       requestEntries: requestEntries(kysely),
       verify: verifyLedger(kysely),
     },
-    usage: { ...usageRepo(kysely), ...usageConsoleQueries(kysely) },
+    usage: { ...usageRepo(kysely), ...usageConsoleQueries(kysely), record: (event) => ops.recordUsage(event) },
     notifications: notificationsRepo(kysely),
     audit: auditRepo(kysely),
     prices: pricesRepo(kysely, pgReconcile(kysely)),

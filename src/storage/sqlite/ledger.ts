@@ -8,7 +8,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { MicroCredits } from '../../domain/money.ts';
 import type { HoldCaps, HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
-import { mapRateLimits, mapSpendCaps, parseAllowedModels, toDateOrNull, toUserStatus, usageRow, type KeyLimitColumns } from '../db.ts';
+import { KEY_AUTH_SELECT, USAGE_COLUMNS, mapKeyAuth, type KeyAuthRow } from '../db.ts';
 import {
   EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
   checkSettle, reserveSpend, type SpendRow,
@@ -16,7 +16,6 @@ import {
 
 type Db = BetterSqlite3.Database;
 
-interface KeyRow extends KeyLimitColumns { id: string; user_id: string; revoked_at: bigint | null; expires_at: bigint | null; allowed_models: string | null; user_status: string }
 interface BalanceRow { balance: bigint }
 interface HoldRow { user_id: string; amount: bigint }
 /** A finished hold, with the capped key and periods it was counted in (null: an uncapped key). */
@@ -29,11 +28,7 @@ type LedgerParams = [string, string, bigint, bigint, string | null, string | nul
 
 function prepareAll(db: Db) {
   return {
-    findKey: db.prepare<[string], KeyRow>(
-      `SELECT k.id, k.user_id, k.revoked_at, k.expires_at, k.allowed_models, u.status AS user_status,
-              k.spend_cap_day, k.spend_cap_month, k.spend_cap_total, k.limit_rpm, k.limit_tpm, k.limit_concurrency
-         FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?`,
-    ),
+    findKey: db.prepare<[string], KeyAuthRow>(`SELECT ${KEY_AUTH_SELECT} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?`),
     holdExists: db.prepare<[string], HoldRow>(`SELECT user_id, amount FROM holds WHERE request_id = ?`),
     debit: db.prepare<[bigint, string, bigint], BalanceRow>(
       `UPDATE users SET balance = balance - ? WHERE id = ? AND balance >= ? RETURNING balance`,
@@ -84,14 +79,21 @@ function prepareAll(db: Db) {
       `UPDATE users SET balance = balance + ? WHERE id = ? RETURNING balance`,
     ),
     paymentSeen: db.prepare<[string, string], IdRow>(`SELECT id FROM ledger WHERE payment_id = ? AND kind = ?`),
-    insertUsage: db.prepare<[Record<string, string | number | bigint | null>], unknown>(
-      `INSERT INTO usage_events (request_id, user_id, key_id, model, provider, channel, endpoint, stream,
-         input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, held, cost,
-         price_version, status, http_status, error_code, latency_ms, ttfb_ms, attempts, created_at)
-       VALUES (@request_id, @user_id, @key_id, @model, @provider, @channel, @endpoint, @stream,
-         @input_tokens, @cached_input_tokens, @cache_write_tokens, @output_tokens, @reasoning_tokens, @held, @cost,
-         @price_version, @status, @http_status, @error_code, @latency_ms, @ttfb_ms, @attempts, @created_at)
+    // Positional (no per-call parameter object): request_id, the USAGE_COLUMNS in order, cost.
+    insertUsage: db.prepare<[UsageParams], unknown>(
+      `INSERT INTO usage_events (request_id, ${USAGE_COLUMNS.join(', ')}, cost)
+       VALUES (${['?', ...USAGE_COLUMNS.map(() => '?'), '?'].join(', ')})
        ON CONFLICT (request_id) DO NOTHING`,
+    ),
+    // Settle's first step: finish the hold if it is still held, capturing min(charge, amount); one statement.
+    finishCharging: db.prepare<[bigint, string], FinishedHold>(
+      `UPDATE holds SET status = CASE WHEN min(?, amount) > 0 THEN 'settled' ELSE 'released' END
+        WHERE request_id = ? AND status = 'held'
+       RETURNING user_id, amount, cap_key_id, cap_day_start, cap_month_start`,
+    ),
+    insertHoldIfNew: db.prepare<[string, string, bigint, number, number, string | null, string | null, string | null, number | null], unknown>(
+      `INSERT INTO holds (request_id, user_id, amount, status, expires_at, created_at, key_id, model, endpoint, stream)
+       VALUES (?, ?, ?, 'held', ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
     ),
     touch: db.prepare<[number, string], unknown>(
       `UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`,
@@ -99,8 +101,14 @@ function prepareAll(db: Db) {
   };
 }
 
-function usageParams(u: UsageEvent, held: bigint, cost: bigint): Record<string, string | number | bigint | null> {
-  return { ...usageRow(u), request_id: u.requestId, stream: u.stream ? 1 : 0, held, cost } as Record<string, string | number | bigint | null>;
+type UsageParams = Array<string | number | bigint | null>;
+
+function usageParams(u: UsageEvent, held: bigint, cost: bigint): UsageParams {
+  return [
+    u.requestId, u.userId, u.keyId, u.model, u.provider, u.channel, u.endpoint, u.stream ? 1 : 0, u.inputTokens,
+    u.cachedInputTokens, u.cacheWriteTokens, u.outputTokens, u.reasoningTokens, held, u.priceVersion, u.status,
+    u.httpStatus, u.errorCode, u.latencyMs, u.ttfbMs, u.attempts ?? null, u.createdAt.getTime(), cost,
+  ];
 }
 
 /** The usage event of a request whose hold expired (../ledger.ts); undefined for a hold without metadata. */
@@ -122,6 +130,8 @@ export interface SqliteOps {
   /** The same operations without their own transaction: only for GroupCommit, inside its batch transaction. */
   holdInBatch(input: HoldRequest): HoldOutcome;
   settleInBatch(input: SettleRequest): SettleOutcome;
+  /** Metered billing: the usage event alone (no hold, no ledger entry); idempotent by request id. */
+  recordUsage(usage: UsageEvent): void;
   releaseExpired(now: Date, limit: number): number;
   credit(input: {
     userId: string; kind: string; amount: MicroCredits; actor: string; reason: string | null; paymentId: string | null;
@@ -168,17 +178,25 @@ export function sqliteOps(db: Db): SqliteOps {
     return { ok: true };
   };
 
+  // Uncapped: debit, then the hold row. Three statements in the common case: no existence check first — a
+  // replayed request id is caught by the hold insert (its debit is then put back, in the same transaction).
   const holdBody = (input: HoldRequest): HoldOutcome => {
-    if (s.holdExists.get(input.requestId)) return { ok: true };
-    if (input.caps) return holdCapped(input, input.caps);
+    if (input.caps) return s.holdExists.get(input.requestId) ? { ok: true } : holdCapped(input, input.caps);
     const now = Date.now();
     const debited = s.debit.get(input.amount, input.userId, input.amount);
-    if (!debited) return { ok: false, balance: s.balance.get(input.userId)?.balance ?? 0n };
+    if (!debited) {
+      if (s.holdExists.get(input.requestId)) return { ok: true };
+      return { ok: false, balance: s.balance.get(input.userId)?.balance ?? 0n };
+    }
     const meta = input.meta;
-    s.insertHold.run(
+    const inserted = s.insertHoldIfNew.run(
       input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now,
       meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta ? (meta.stream ? 1 : 0) : null,
     );
+    if (inserted.changes === 0) {
+      s.addBalance.get(input.amount, input.userId);
+      return { ok: true };
+    }
     s.insertLedger.run(input.userId, 'hold', -input.amount, debited.balance, input.requestId, null, null, null, now);
     return { ok: true };
   };
@@ -186,13 +204,13 @@ export function sqliteOps(db: Db): SqliteOps {
 
   const settleBody = (input: SettleRequest): SettleOutcome => {
     const now = Date.now();
-    const existing = s.holdExists.get(input.requestId);
-    const charge = existing && input.charge < existing.amount ? input.charge : (existing?.amount ?? 0n);
-    const hold = s.finishHold.get(charge > 0n ? 'settled' : 'released', input.requestId);
+    const hold = s.finishCharging.get(input.charge, input.requestId);
     if (!hold) {
+      const existing = s.holdExists.get(input.requestId);
       s.insertUsage.run(usageParams(input.usage, existing?.amount ?? input.usage.held, 0n));
       return { applied: false, charged: 0n, released: 0n };
     }
+    const charge = input.charge < hold.amount ? input.charge : hold.amount;
     applyRelease(input.requestId, hold, charge, now, null, null);
     s.insertUsage.run(usageParams(input.usage, hold.amount, charge));
     return { applied: true, charged: charge, released: hold.amount - charge };
@@ -230,17 +248,7 @@ export function sqliteOps(db: Db): SqliteOps {
   return {
     findByHash(hash) {
       const row = s.findKey.get(hash);
-      if (!row) return undefined;
-      return {
-        keyId: row.id,
-        userId: row.user_id,
-        revoked: row.revoked_at !== null,
-        userStatus: toUserStatus(row.user_status),
-        allowedModels: parseAllowedModels(row.allowed_models),
-        expiresAt: toDateOrNull(row.expires_at),
-        spendCaps: mapSpendCaps(row),
-        rateLimits: mapRateLimits(row),
-      };
+      return row && mapKeyAuth(row);
     },
     touch: (lastUsed) => touchTx.immediate(lastUsed),
     hold(input) {
@@ -258,6 +266,9 @@ export function sqliteOps(db: Db): SqliteOps {
     settleInBatch(input) {
       checkSettle(input);
       return settleBody(input);
+    },
+    recordUsage(usage) {
+      s.insertUsage.run(usageParams(usage, usage.held, usage.cost));
     },
     releaseExpired: (now, limit) => expireTx.immediate(now.getTime(), checkLimit(limit)),
     credit(input) {

@@ -12,7 +12,7 @@ import { migrateToLatest } from '../migrations/index.ts';
 import { auditRepo } from '../audit.ts';
 import {
   createKey, createUser, getBalance, getKey, getUser, keySpend, listEntries, listKeysByUser, listUsers, notificationsRepo,
-  requestEntries, revokeKey, setKeyExpiry, setKeyScopes, setUserRole, setUserStatus, sumEntries, usageRepo, verifyLedger,
+  requestEntries, revokeKey, setKeyExpiry, setKeyScopes, setUserRole, setUserRateLimits, setUserStatus, sumEntries, usageRepo, verifyLedger,
 } from '../repos.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -49,6 +49,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
     dialect: 'sqlite',
     users: {
       create: createUser(kysely), get: getUser(kysely), list: listUsers(kysely), setStatus: setUserStatus(kysely), setRole: setUserRole(kysely),
+      setRateLimits: setUserRateLimits(kysely),
     },
     keys: {
       create: createKey(kysely),
@@ -73,7 +74,12 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
       requestEntries: requestEntries(kysely),
       verify: verifyLedger(kysely),
     },
-    usage: { ...usageRepo(kysely), ...usageConsoleQueries(kysely) },
+    usage: {
+      ...usageRepo(kysely),
+      ...usageConsoleQueries(kysely),
+      // One statement: inside a group commit's batch or, alone, its own implicit transaction.
+      record: (event) => commits.submit(() => ops().recordUsage(event), () => ops().recordUsage(event)),
+    },
     notifications: notificationsRepo(kysely),
     audit: auditRepo(kysely),
     prices: pricesRepo(kysely, sqliteReconcile(db)),

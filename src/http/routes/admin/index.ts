@@ -5,8 +5,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { KEY_PREFIX } from '../../../accounts/keys.ts';
+import { rateLimitsPatch, rateLimitsWireSchema } from '../../../accounts/scopes.ts';
 import { GatewayError } from '../../../domain/errors.ts';
 import { formatCredits, parseCredits } from '../../../domain/money.ts';
+import { withOverrides, type RateLimitSpec } from '../../../limits/limiter.ts';
 import type { LedgerEntry, UsageEvent, UserRecord } from '../../../storage/types.ts';
 import { bearer } from '../../auth.ts';
 import type { AppDeps } from '../../context.ts';
@@ -19,8 +21,14 @@ import { priceRoutes } from './prices.ts';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-const userView = (u: UserRecord) => ({
+/**
+ * A user as the admin API shows it. `rate_limits`: the account's overrides (null: the config default of that
+ * kind); `effective_rate_limits`: what applies to the account (null: no limit of that kind).
+ */
+const userView = (u: UserRecord, defaults: Readonly<RateLimitSpec>) => ({
   id: u.id, email: u.email, status: u.status, role: u.role, balance_credits: formatCredits(u.balance), created_at: u.createdAt.toISOString(),
+  rate_limits: { ...u.rateLimits },
+  effective_rate_limits: { ...withOverrides(defaults, u.rateLimits) },
 });
 export const ledgerView = (e: LedgerEntry) => ({
   id: e.id,
@@ -65,6 +73,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
     return user;
   }
   const record = audit(deps);
+  const view = (u: UserRecord) => userView(u, deps.config.limits.account);
 
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request: FastifyRequest) => {
@@ -112,28 +121,37 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
         request.query,
       );
       const users = await store.users.list({ ...q, limit: q.limit + 1 });
-      return page(users.map(userView), q.limit);
+      return page(users.map(view), q.limit);
     });
 
-    admin.get<{ Params: { id: string } }>('/users/:id', async (request) => userView(await requireUser(request.params.id)));
+    admin.get<{ Params: { id: string } }>('/users/:id', async (request) => view(await requireUser(request.params.id)));
 
-    // Suspending stops every key of the user at once, on every replica (the eviction is broadcast through Redis).
+    // Suspending stops every key of the user at once, and new account limits apply to its next request, on every
+    // replica (the eviction is broadcast through Redis). rate_limits: absent fields unchanged, null clears (back to
+    // the config default); the whole body is validated before anything changes.
     admin.patch<{ Params: { id: string } }>('/users/:id', async (request) => {
       const input = parseBody(
-        z.strictObject({ status: z.enum(['active', 'suspended']).optional(), role: z.enum(['user', 'admin']).optional() })
-          .refine((b) => b.status !== undefined || b.role !== undefined, 'send status and/or role'),
+        z.strictObject({
+          status: z.enum(['active', 'suspended']).optional(),
+          role: z.enum(['user', 'admin']).optional(),
+          rate_limits: rateLimitsWireSchema.nullable().optional(),
+        }).refine((b) => b.status !== undefined || b.role !== undefined || b.rate_limits !== undefined, 'send status, role and/or rate_limits'),
         request.body,
       );
       const before = await requireUser(request.params.id);
       if (input.status !== undefined) await store.users.setStatus(before.id, input.status);
       if (input.role !== undefined) await store.users.setRole(before.id, input.role);
+      if (input.rate_limits !== undefined) await store.users.setRateLimits(before.id, rateLimitsPatch(input.rate_limits));
       deps.authenticator.evictUser(before.id);
       const after = await requireUser(before.id);
       const changes: Record<string, unknown> = {};
       if (after.status !== before.status) changes.status = { from: before.status, to: after.status };
       if (after.role !== before.role) changes.role = { from: before.role, to: after.role };
+      if ((['rpm', 'tpm', 'concurrency'] as const).some((kind) => after.rateLimits[kind] !== before.rateLimits[kind])) {
+        changes.rate_limits = { from: { ...before.rateLimits }, to: { ...after.rateLimits } };
+      }
       await record(request, 'user.update', after.id, changes);
-      return userView(after);
+      return view(after);
     });
 
     // The reason is mandatory: it goes into the ledger entry and the audit log.

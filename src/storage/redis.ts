@@ -1,7 +1,7 @@
-// One way to open the Redis connections of limits/ and of the auth invalidation channel (accounts/): lazily
-// connected, short timeouts, no offline queue — a command fails at once while Redis is away instead of
-// waiting, and the caller falls back (docs/decisions/0014-rate-limits-and-invalidation.md). ioredis reconnects
-// in the background.
+// One way to open every Redis connection (rate limits, shared channel health, auth invalidation, login
+// throttling): lazily connected, short timeouts, no offline queue — a command fails at once while Redis is away
+// instead of waiting, and the caller falls back (docs/decisions/0014-rate-limits-and-invalidation.md). ioredis
+// reconnects in the background; subscriptions are renewed by their owners on `ready` (no auto-resubscribe).
 import { Redis } from 'ioredis';
 
 export interface RedisClientOptions {
