@@ -151,13 +151,24 @@ describe.skipIf(!enabled)('three replicas on PostgreSQL + Redis', () => {
     const key = String((await admin('POST', `/users/${userId}/keys`, { name: 'cc', rate_limits: { concurrency: 2 } })).key);
 
     const victim = await startReplica();
-    // Two slow requests occupy both slots on the victim…
+    // Two slow requests occupy both slots on the victim. Wait until Redis shows both leases before any other
+    // request: a request on a warm replica sent alongside could otherwise take a slot first (the victim's first
+    // requests are its coldest), and one slow request would then be refused.
     const slow = [chat(victim, key, '#delay:60000 #reply:slow').catch(() => undefined), chat(victim, key, '#delay:60000 #reply:slow').catch(() => undefined)];
-    const until = Date.now() + 10_000;
-    while ((await chat(replicas[0]!, key)).status !== 429) {
-      if (Date.now() > until) throw new Error('the slow requests never took both slots');
-      await new Promise((r) => setTimeout(r, 50));
+    const redis = new Redis(REDIS_URL);
+    try {
+      const until = Date.now() + 15_000;
+      for (;;) {
+        const leaseKeys = await redis.keys(`${prefix}cc:*`);
+        const counts = await Promise.all(leaseKeys.map((k) => redis.zcard(k)));
+        if (counts.includes(2)) break;
+        if (Date.now() > until) throw new Error(`the slow requests never took both slots (leases: ${counts.join(',') || 'none'})\n${victim.output()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await redis.quit();
     }
+    expect((await chat(replicas[0]!, key)).status).toBe(429);
     // …then the victim dies without releasing them.
     victim.child.kill('SIGKILL');
     await new Promise((ok) => victim.child.once('exit', ok));
