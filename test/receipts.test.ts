@@ -125,7 +125,7 @@ describe('GET /v1/generation', () => {
     await expectReconciles(userId, id, g.ledger);
   });
 
-  it('a stream: streamed, and the charge its final usage chunk announced', async () => {
+  it('a stream: settled before its last bytes, so the receipt is there as soon as the stream has ended, with the charge its final usage chunk announced', async () => {
     const { userId, key } = await t.newUser('10');
     const client = t.client(key);
     const { data: stream, response } = await client.chat.completions

@@ -239,15 +239,23 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
     await session.settle(outcome(run, billed, 'client_closed', 499, 'client_closed', ttfbMs));
     return;
   }
+  // The stream's last bytes go out once the request is settled: a client that has read the end of its stream
+  // finds its receipt (GET /v1/generation) and ledger lines already there, as a JSON answer does.
+  const settleThenEnd = async (status: Outcome['status'], httpStatus: number, code: string | null, last: () => string): Promise<void> => {
+    try {
+      await session.settle(outcome(run, billed, status, httpStatus, code, ttfbMs));
+    } finally {
+      writer.end(last());
+    }
+  };
   if (failure) {
     const passThrough = run.native ? run.dialect.passThrough : undefined;
-    writer.end(failureSent ? '' : passThrough ? passThrough.error(failure) : encoder.error(failure));
-    await session.settle(outcome(run, billed, 'error', failure.status, failure.code, ttfbMs));
+    const error = failure;
+    await settleThenEnd('error', error.status, error.code, () => (failureSent ? '' : passThrough ? passThrough.error(error) : encoder.error(error)));
     return;
   }
   // A passed-through stream already carried the upstream's own end; a translated one gets the dialect's.
-  writer.end(run.native ? '' : encoder.end(billed ? { usage: billed, cost: session.chargeFor(billed) } : undefined));
-  await session.settle(outcome(run, billed, 'ok', 200, null, ttfbMs));
+  await settleThenEnd('ok', 200, null, () => (run.native ? '' : encoder.end(billed ? { usage: billed, cost: session.chargeFor(billed) } : undefined)));
 }
 
 /** The hedge delay for a channel: the model's fixed delay, or the channel's observed time-to-first-byte p95. */
