@@ -167,3 +167,28 @@ describe.skipIf(!pgEnabled())('group commit across two replicas on postgres', ()
   });
 });
 
+
+describe.skipIf(!pgEnabled())('the batch functions plan every call (migration 0010)', () => {
+  it('sy_hold_batch and sy_settle_batch run with plan_cache_mode = force_custom_plan, so no generic plan from an empty table sticks', async () => {
+    const schema = `sy_test_${randomBytes(6).toString('hex')}`;
+    const store = await openStore(pgTestUrl(), { schema });
+    const client = new pg.Client({ connectionString: pgTestUrl() });
+    await client.connect();
+    try {
+      await store.migrate();
+      const { rows } = await client.query<{ proname: string; proconfig: string[] | null }>(
+        `SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = $1 AND p.proname IN ('sy_hold_batch', 'sy_settle_batch') ORDER BY p.proname`,
+        [schema],
+      );
+      expect(rows).toEqual([
+        { proname: 'sy_hold_batch', proconfig: ['plan_cache_mode=force_custom_plan'] },
+        { proname: 'sy_settle_batch', proconfig: ['plan_cache_mode=force_custom_plan'] },
+      ]);
+    } finally {
+      await store.close();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    }
+  });
+});
