@@ -22,7 +22,7 @@ import { JSON_BODY, SSE_BODY, SSE_WORDS } from './lib/constants.ts';
 import { adminGet, startGateway, type Gateway } from './lib/gateway.ts';
 import { checkTarget, runLoad, stopLoad } from './lib/load.ts';
 import { describeMachine, type Mode } from './lib/report.ts';
-import { cpuMs, gatewayRevision } from './failover/observe.ts';
+import { cpuMs, gatewayRevision, procCpu } from './failover/observe.ts';
 import { numberEnv as envNumber } from './lib/env.ts';
 
 type Backend = 'sqlite' | 'postgres';
@@ -65,9 +65,13 @@ setTimeout(() => {
   void stopAllChildren().finally(() => process.exit(1));
 }, budgetMs).unref();
 
-/** CPU ms of every postgres process (server-wide: the bench is alone on this cluster, or this is noise). */
+/**
+ * CPU ms of the PostgreSQL server (server-wide: the bench is alone on this cluster, or this is noise): every live
+ * postgres process, plus the postmaster's exited children (a backend whose connection closed during the run, an
+ * autovacuum worker) — without these a process that ends mid-run would take its CPU with it from the sum.
+ */
 function postgresCpuMs(): number {
-  let total = 0;
+  const procs = new Map<number, NonNullable<ReturnType<typeof procCpu>>>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -75,8 +79,11 @@ function postgresCpuMs(): number {
     } catch {
       continue;
     }
-    total += cpuMs(Number(entry)) ?? 0;
+    const cpu = procCpu(Number(entry));
+    if (cpu) procs.set(Number(entry), cpu);
   }
+  let total = 0;
+  for (const cpu of procs.values()) total += cpu.ownMs + (procs.has(cpu.ppid) ? 0 : cpu.exitedChildrenMs);
   return total;
 }
 

@@ -19,6 +19,21 @@ const CLOCK_TICKS_PER_S = ((): number => {
 })();
 
 /** CPU time (user + system) a process has used so far, ms (Linux /proc), or undefined. */
+/**
+ * A process's CPU ms (utime + stime), the CPU ms of its children that exited and were waited for (cutime +
+ * cstime), and its parent pid (Linux /proc/<pid>/stat), or undefined when it is gone.
+ */
+export function procCpu(pid: number): { ownMs: number; exitedChildrenMs: number; ppid: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = (i: number, j: number): number => ((Number(fields[i]) + Number(fields[j])) * 1000) / CLOCK_TICKS_PER_S;
+    return { ownMs: ms(11, 12), exitedChildrenMs: ms(13, 14), ppid: Number(fields[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
 export function cpuMs(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
