@@ -2,7 +2,7 @@
 //
 //   node --import tsx bench/run.ts --billing      (or node --import tsx bench/billing.ts)
 //   env: BENCH_DURATION (s per run, default 10), BENCH_WARMUP (s, default 2), BENCH_CONNECTIONS (default 64),
-//        BENCH_ROUNDS (default 2), BENCH_PG_URL (default postgres://root@127.0.0.1:5432/test), BENCH_BACKENDS
+//        BENCH_ROUNDS (default 2), BENCH_GATEWAY_FLAGS (extra node flags for the gateway, investigation only), BENCH_PG_URL (default postgres://root@127.0.0.1:5432/test), BENCH_BACKENDS
 //        (sqlite,postgres)
 //
 // The full pipeline — `node bin/switchyard.js serve`, the same mock upstream process and request bodies as
@@ -226,7 +226,9 @@ async function main(): Promise<number> {
           const label = `${backend}-${billing}-${round}`;
           mkdirSync(join(tempDir, label));
           const gateway = await startGateway({
-            repoRoot, dataDir: join(tempDir, label), port: await freePort(), mockPort: mock.port, nodeFlags: [],
+            repoRoot, dataDir: join(tempDir, label), port: await freePort(), mockPort: mock.port,
+            // BENCH_GATEWAY_FLAGS: extra node flags for the gateway (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"), for investigation only.
+            nodeFlags: (process.env.BENCH_GATEWAY_FLAGS ?? '').split(' ').filter((f) => f !== ''),
             env: { DATABASE_URL: databaseUrl(backend, label), SWITCHYARD_BILLING_MODE: billing },
           });
           try {
