@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/storage/types.ts';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { spendPeriods } from '../../src/domain/periods.ts';
 import { openStore } from '../../src/storage/index.ts';
 import { pgEnabled, pgTestUrl, storeBackends } from '../helpers/stores.ts';
 import { expectConsistent, fundedUser, inAMinute, rid, usageEvent } from './fixtures.ts';
@@ -123,6 +124,31 @@ describe.each(storeBackends())('group commit on $name', (backend) => {
     expect(await expectConsistent(store, userId)).toBe(0n);
     expect((await store.ledger.entries(userId, { limit: 10 })).map((e) => e.kind)).toEqual(['hold', 'grant']);
     await expectChain(other);
+  });
+
+  // SQLite runs everything submitted in one turn as one batch transaction, in order, with the batch's balances kept
+  // in memory and written at its end: the outcomes are exact. (PostgreSQL sends capped holds alone, concurrently
+  // with the batch, so which of them a refusal hits is not fixed there.)
+  it.runIf(backend.name === 'sqlite')('one user, one batch: uncapped and capped holds, a replay, refusals and settles — the balance exact, one chain', async () => {
+    const userId = await fundedUser(store, 1_000n);
+    const spendCaps = { day: null, month: null, total: 250n };
+    const key = await store.keys.create({ userId, name: 'capped', hash: rid(), prefix: 'sk-sy-test', scopes: { spendCaps } });
+    const { dayStart, monthStart } = spendPeriods(Date.now());
+    const caps = { keyId: key.id, caps: spendCaps, dayStart, monthStart };
+    const [a, b, c, d] = [rid(), rid(), rid(), rid()];
+    const hold = (requestId: string, amount: bigint, capped = false) =>
+      store.ledger.hold({ requestId, userId, amount, expiresAt: inAMinute(), ...(capped ? { caps } : {}) });
+    // All submitted in the same turn: one batch, a capped hold in its middle.
+    const holds = await Promise.all([hold(a, 300n), hold(b, 200n, true), hold(a, 300n), hold(c, 400n), hold(d, 200n), hold(rid(), 60n, true)]);
+    // a ok; b ok (the cap of 250 covers 200); a again: a replay, ok, nothing debited; c ok (100 left);
+    // d refused (100 left < 200); the last, capped: refused by the cap (200 + 60 > 250), not by the balance.
+    expect(holds.map((h) => h.ok)).toEqual([true, true, true, true, false, false]);
+    expect(holds[5]).toMatchObject({ balance: 100n, cap: { period: 'total', limit: 250n, spent: 200n } });
+    expect(await expectConsistent(store, userId)).toBe(100n);
+    const settles = await Promise.all([a, b, c].map((id, i) => store.ledger.settle({ requestId: id, charge: BigInt(50 * (i + 1)), usage: usageEvent(id, userId) })));
+    expect(settles.map((o) => o.charged)).toEqual([50n, 100n, 150n]);
+    expect(await expectConsistent(store, userId)).toBe(1_000n - 300n);
+    await expectChain(userId);
   });
 });
 

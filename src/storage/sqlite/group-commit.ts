@@ -20,14 +20,25 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** Run inside the batch transaction, before its first and after its last operation (./ledger.ts's balances). */
+export interface BatchHooks {
+  begin(): void;
+  end(): void;
+}
+
 export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
   private lastFlushAt = -Infinity;
   private readonly commitBatch: BetterSqlite3.Transaction<(batch: Pending[]) => unknown[]>;
 
-  constructor(db: BetterSqlite3.Database, private readonly maxBatch = 512) {
-    this.commitBatch = db.transaction((batch: Pending[]): unknown[] => batch.map((item) => item.batched()));
+  constructor(db: BetterSqlite3.Database, hooks: BatchHooks, private readonly maxBatch = 512) {
+    this.commitBatch = db.transaction((batch: Pending[]): unknown[] => {
+      hooks.begin();
+      const results = batch.map((item) => item.batched());
+      hooks.end();
+      return results;
+    });
   }
 
   submit<T>(batched: () => T, alone: () => T): Promise<T> {

@@ -42,7 +42,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
   const ops = (): SqliteOps => (prepared ??= sqliteOps(db));
   let preparedAccounts: SqliteAccountOps | undefined;
   const accountOps = (): SqliteAccountOps => (preparedAccounts ??= sqliteAccountOps(db));
-  const commits = new GroupCommit(db);
+  const commits = new GroupCommit(db, { begin: () => ops().beginBatch(), end: () => ops().endBatch() });
   const checkpointer = file === ':memory:' ? undefined : startCheckpointer(db, file);
 
   return {
