@@ -111,6 +111,7 @@ export async function createGateway(config: Readonly<Config>, options: GatewayOp
         clearInterval(sessionSweeper);
         await app.close();
         await mailer.close();
+        await notificationMails.flush(); // mails still queued were given back to be tried again
         await throttle?.close();
         await upstream.close();
         await closeShared();

@@ -93,3 +93,69 @@ describe.each(storeBackends())('claiming notifications for mail on $name', (back
     }
   });
 });
+
+describe('a notification mail the SMTP server refuses is tried again', () => {
+  it('refused once (451): given back, not claimed before its retry time, then delivered once', async () => {
+    const smtp = await startTestSmtp({ refuseFirst: 1 });
+    const [backend] = storeBackends();
+    if (!backend) throw new Error('no store backend');
+    const store = await backend.open();
+    const logger = createLogger('silent');
+    const mailer = new Mailer({ smtpUrl: smtp.url, from: 'Switchyard <noreply@example.test>', outboxDir: tmpdir(), logger });
+    try {
+      const user = await store.users.create(`retry-${Date.now()}@example.test`);
+      await store.notifications.create([{ userId: user.id, kind: 'price_change', subject: 'Price change', body: 'Body', data: null, dedupeKey: 'r1' }]);
+      const dispatcher = new NotificationMailer(store, mailer, logger, 15_000, 300);
+
+      expect(await dispatcher.runOnce()).toBe(1);
+      await mailer.idle();
+      await dispatcher.flush();
+      expect(smtp.mails).toHaveLength(0); // refused
+      expect(await dispatcher.runOnce()).toBe(0); // waiting for its retry time
+      await new Promise((r) => setTimeout(r, 350));
+      expect(await dispatcher.runOnce()).toBe(1);
+      const mail = await smtp.waitFor((m) => m.to.includes(user.email));
+      expect(mail.subject).toBe('Price change');
+      await mailer.idle();
+      await dispatcher.flush();
+      expect(await dispatcher.runOnce(new Date(Date.now() + 86_400_000))).toBe(0); // delivered: never again
+      expect(smtp.mails).toHaveLength(1);
+    } finally {
+      await mailer.close();
+      await store.close();
+      await smtp.close();
+    }
+  });
+});
+
+describe.each(storeBackends())('giving back a failed mail on $name', (backend) => {
+  it('each failure waits longer; the last attempt gives it up; a notification not claimed is left alone', async () => {
+    const store = await backend.open();
+    try {
+      const user = await store.users.create(`giveup-${Date.now()}@example.test`);
+      await store.notifications.create([{ userId: user.id, kind: 'price_change', subject: 'S', body: 'B', data: null, dedupeKey: 'g1' }]);
+      let now = Date.now();
+      const [claimed] = await store.notifications.claimForMail(new Date(now), 10);
+      if (!claimed) throw new Error('nothing claimed');
+      const waits: number[] = [];
+      const at = (attempts: number): Date => new Date(now + 1_000 * 2 ** (attempts - 1));
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const result = await store.notifications.retryMail(claimed.id, at, 3);
+        expect(result).toEqual({ attempts: attempt, retry: attempt < 3 });
+        if (attempt === 3) break;
+        // Not before its time (the wait doubles), then claimed again.
+        const wait = 1_000 * 2 ** (attempt - 1);
+        waits.push(wait);
+        expect(await store.notifications.claimForMail(new Date(now + wait - 1), 10)).toHaveLength(0);
+        expect(await store.notifications.retryMail(claimed.id, at, 3)).toBeNull(); // given back already: no-op
+        now += wait;
+        expect((await store.notifications.claimForMail(new Date(now), 10)).map((n) => n.id)).toEqual([claimed.id]);
+      }
+      expect(waits).toEqual([1_000, 2_000]);
+      // Given up: never claimed again.
+      expect(await store.notifications.claimForMail(new Date(now + 86_400_000), 10)).toHaveLength(0);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -96,7 +96,7 @@ export class Mailer {
   private readonly timeoutMs: number;
   private readonly concurrency: number;
   private readonly maxQueue: number;
-  private readonly queue: OutgoingMail[] = [];
+  private readonly queue: Array<{ mail: OutgoingMail; onResult: ((delivered: boolean) => void) | undefined }> = [];
   private readonly inFlight = new Set<Promise<void>>();
   private idleWaiters: Array<() => void> = [];
   private closed = false;
@@ -112,17 +112,22 @@ export class Mailer {
       : outboxDeliverer(options.outboxDir, options.from, options.logger);
   }
 
-  /** Queues a mail; never throws, never waits for delivery. */
-  send(mail: OutgoingMail): void {
+  /**
+   * Queues a mail; never throws, never waits for delivery. `onResult`, when given, learns once whether the mail
+   * was delivered (false: dropped, refused or timed out), for a caller that tries again (notification-mail.ts).
+   */
+  send(mail: OutgoingMail, onResult?: (delivered: boolean) => void): void {
     if (this.closed) {
       this.logger.warn({ mail: mail.kind }, 'mail dropped: the mailer is closed');
+      onResult?.(false);
       return;
     }
     if (this.queue.length >= this.maxQueue) {
       this.logger.warn({ mail: mail.kind, queued: this.queue.length }, 'mail dropped: the mail queue is full');
+      onResult?.(false);
       return;
     }
-    this.queue.push(mail);
+    this.queue.push({ mail, onResult });
     this.pump();
   }
 
@@ -144,15 +149,21 @@ export class Mailer {
     await Promise.race([this.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     if (this.queue.length > 0) this.logger.warn({ dropped: this.queue.length }, 'mails not sent before shutdown');
-    this.queue.length = 0;
+    for (const { onResult } of this.queue.splice(0)) onResult?.(false);
     this.deliverer.close();
   }
 
   private pump(): void {
     while (this.inFlight.size < this.concurrency && this.queue.length > 0) {
-      const mail = this.queue.shift();
-      if (!mail) break;
-      const job = this.deliverOne(mail).finally(() => {
+      const next = this.queue.shift();
+      if (!next) break;
+      const job = this.deliverOne(next.mail).then((delivered) => {
+        try {
+          next.onResult?.(delivered);
+        } catch (error) {
+          this.logger.warn({ mail: next.mail.kind, err: errorCode(error) }, 'mail result handler failed');
+        }
+      }).finally(() => {
         this.inFlight.delete(job);
         this.pump();
         if (this.queue.length === 0 && this.inFlight.size === 0) {
@@ -165,7 +176,8 @@ export class Mailer {
     }
   }
 
-  private async deliverOne(mail: OutgoingMail): Promise<void> {
+  /** True when delivered; a failure is logged (without the address) and returns false. */
+  private async deliverOne(mail: OutgoingMail): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error('mail delivery timed out'), { code: 'ETIMEDOUT' })), this.timeoutMs);
@@ -173,8 +185,10 @@ export class Mailer {
     try {
       await Promise.race([this.deliverer.deliver(mail), deadline]);
       if (this.mode === 'smtp') this.logger.debug({ mail: mail.kind }, 'mail sent');
+      return true;
     } catch (error) {
       this.logger.warn({ mail: mail.kind, err: errorCode(error) }, 'mail delivery failed');
+      return false;
     } finally {
       clearTimeout(timer);
     }

@@ -38,6 +38,12 @@ export interface NotificationsRepo {
    * of a closed account (or one without an address) is claimed and not returned: nothing is mailed for it.
    */
   claimForMail(now: Date, limit: number): Promise<MailableNotification[]>;
+  /**
+   * A claimed notification whose mail failed: gives the claim back so that a claim at or after `retryAt` takes it
+   * again, counting the attempt. After `maxAttempts` failed attempts it stays claimed (given up). Returns the
+   * attempts counted so far and whether it will be tried again; null when it is not claimed (nothing changed).
+   */
+  retryMail(id: string, retryAt: (attempts: number) => Date, maxAttempts: number): Promise<{ attempts: number; retry: boolean } | null>;
 }
 
 /** A claimed notification and where to mail it. */

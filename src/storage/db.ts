@@ -194,8 +194,11 @@ export interface NotificationsTable {
   dedupe_key: string | null;
   created_at: Big;
   read_at: BigNull;
-  /** When a replica claimed it for its mail (migration 0009); null: not yet. */
+  /** When a replica claimed it for its mail (migration 0009); null: not yet, or given back to be tried again. */
   mailed_at: BigNull;
+  /** Failed deliveries so far, and when the next claim may take it (migration 0011). */
+  mail_attempts: ColumnType<number | bigint, number | bigint | undefined, number | bigint>;
+  mail_retry_at: BigNull;
 }
 
 export interface Database {

@@ -342,6 +342,7 @@ export function notificationsRepo(db: Kysely<Database>): NotificationsRepo {
         .innerJoin('users as u', 'u.id', 'n.user_id')
         .select(['n.id', 'n.user_id', 'n.kind', 'n.subject', 'n.body', 'u.email', 'u.status'])
         .where('n.mailed_at', 'is', null)
+        .where((eb) => eb.or([eb('n.mail_retry_at', 'is', null), eb('n.mail_retry_at', '<=', BigInt(now.getTime()))]))
         .orderBy('n.created_at')
         .limit(checkLimit(limit))
         .execute();
@@ -358,6 +359,21 @@ export function notificationsRepo(db: Kysely<Database>): NotificationsRepo {
         claimed.push({ id: c.id, userId: c.user_id, email: c.email, kind: c.kind, subject: c.subject, body: c.body });
       }
       return claimed;
+    },
+    async retryMail(id: string, retryAt: (attempts: number) => Date, maxAttempts: number): Promise<{ attempts: number; retry: boolean } | null> {
+      const row = await db.selectFrom('notifications').select(['mail_attempts', 'mailed_at']).where('id', '=', id).executeTakeFirst();
+      if (!row || row.mailed_at === null) return null;
+      const attempts = Number(row.mail_attempts) + 1;
+      const retry = attempts < maxAttempts;
+      // Conditional on the attempts read: two failures reported at once count once each, never lost.
+      const result = await db
+        .updateTable('notifications')
+        .set({ mail_attempts: attempts, ...(retry ? { mailed_at: null, mail_retry_at: retryAt(attempts).getTime() } : {}) })
+        .where('id', '=', id)
+        .where('mail_attempts', '=', Number(row.mail_attempts))
+        .where('mailed_at', 'is not', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1 ? { attempts, retry } : null;
     },
     async list(userId: string, page: { limit: number; unreadOnly?: boolean }): Promise<NotificationRecord[]> {
       let query = db.selectFrom('notifications').selectAll().where('user_id', '=', userId);

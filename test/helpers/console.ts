@@ -86,7 +86,8 @@ export interface TestSmtp {
 }
 
 /** A real SMTP peer on a random port (no TLS, any credentials accepted), collecting parsed mails. */
-export async function startTestSmtp(options: { hang?: boolean } = {}): Promise<TestSmtp> {
+export async function startTestSmtp(options: { hang?: boolean; refuseFirst?: number } = {}): Promise<TestSmtp> {
+  let refuse = options.refuseFirst ?? 0;
   const mails: ReceivedMail[] = [];
   const waiters: Array<{ match: (m: ReceivedMail) => boolean; resolve: (m: ReceivedMail) => void }> = [];
   const server = new SMTPServer({
@@ -98,6 +99,13 @@ export async function startTestSmtp(options: { hang?: boolean } = {}): Promise<T
       callback();
     },
     onData(stream, _session, callback) {
+      if (refuse > 0) {
+        // A temporary refusal, as a busy or greylisting server answers: the sender should try again later.
+        refuse -= 1;
+        stream.resume();
+        stream.on('end', () => callback(Object.assign(new Error('Try again later'), { responseCode: 451 })));
+        return;
+      }
       simpleParser(stream)
         .then((parsed) => {
           const text = parsed.text ?? '';

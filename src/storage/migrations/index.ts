@@ -12,6 +12,7 @@ import { batchLedger } from './0007_batch_ledger.ts';
 import { notificationMail } from './0009_notification_mail.ts';
 import { accountLimits } from './0008_account_limits.ts';
 import { batchCustomPlans } from './0010_batch_custom_plans.ts';
+import { mailRetry } from './0011_mail_retry.ts';
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
   // Names sort in application order; never rename or edit a shipped migration, add a new one.
@@ -26,6 +27,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '0008_account_limits': accountLimits(dialect),
     '0009_notification_mail': notificationMail(dialect),
     '0010_batch_custom_plans': batchCustomPlans(dialect),
+    '0011_mail_retry': mailRetry(dialect),
   };
 }
 
