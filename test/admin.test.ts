@@ -1,4 +1,6 @@
 // The admin API's user search, roles, suspension, mandatory credit reasons and the audit log of every change.
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './helpers/gateway.ts';
 
@@ -98,7 +100,7 @@ describe('admin API: users, roles, audit', () => {
     expect(entry).toMatchObject({ kind: 'grant', amount_credits: '5', actor: 'admin-token', reason: 'goodwill' });
   });
 
-  it('every change is in the audit log (actor, action, target, details, ip), never a key', async () => {
+  it('every change is in the audit log (actor, action, target, details, ip, outcome), refused ones too, never a key', async () => {
     const created = await t.admin('POST', '/users', { email: `audited-${Date.now()}@example.com` });
     const userId = String(created.json.id);
     await t.admin('POST', `/users/${userId}/credits`, { credits: '2.5', reason: 'trial' });
@@ -107,10 +109,20 @@ describe('admin API: users, roles, audit', () => {
     await t.admin('PATCH', `/keys/${keyId}`, { spend_caps: { daily_credits: '1' } });
     await t.admin('PATCH', `/users/${userId}`, { status: 'suspended', role: 'admin' });
     await t.admin('DELETE', `/keys/${keyId}`);
-    await t.admin('DELETE', `/keys/${keyId}`); // already revoked: nothing changes, nothing recorded
+    await t.admin('DELETE', `/keys/${keyId}`); // already revoked: nothing changes, recorded as 'unchanged'
+    // Refused changes are recorded too, as 'failed' with their status: a bad body, a balance taken below zero.
+    expect((await t.admin('PATCH', `/users/${userId}`, { status: 'deleted' })).status).toBe(400);
+    expect((await t.admin('POST', `/users/${userId}/credits`, { credits: '-100', reason: 'too much' })).status).toBe(400);
 
     const forUser = (await t.admin('GET', `/audit?target=${userId}`)).json.data as Json[];
+    const refused = forUser.slice(0, 2);
+    expect(refused.map((e) => [e.action, e.outcome, e.http_status, e.details])).toEqual([
+      ['POST /admin/v1/users/:id/credits', 'failed', 400, null],
+      ['PATCH /admin/v1/users/:id', 'failed', 400, null],
+    ]);
+    forUser.splice(0, 2);
     expect(forUser.map((e) => e.action)).toEqual(['user.update', 'credits.adjust', 'user.create']);
+    expect(forUser.every((e) => e.outcome === 'ok')).toBe(true);
     expect(forUser[0]).toMatchObject({
       actor: 'admin-token', target: userId, ip: '127.0.0.1',
       details: { status: { from: 'active', to: 'suspended' }, role: { from: 'user', to: 'admin' } },
@@ -119,7 +131,10 @@ describe('admin API: users, roles, audit', () => {
     expect(forUser[2]?.details).toEqual({ email: created.json.email });
 
     const forKey = (await t.admin('GET', `/audit?target=${keyId}`)).json.data as Json[];
-    expect(forKey.map((e) => e.action)).toEqual(['key.revoke', 'key.update', 'key.create']);
+    expect(forKey.map((e) => [e.action, e.outcome])).toEqual([
+      ['DELETE /admin/v1/keys/:id', 'unchanged'], ['key.revoke', 'ok'], ['key.update', 'ok'], ['key.create', 'ok'],
+    ]);
+    forKey.shift();
     expect(forKey[1]?.details).toEqual({ spend_caps: { daily_credits: '1', monthly_credits: null, total_credits: null } });
     expect(forKey[2]?.details).toMatchObject({ user_id: userId, name: 'ci', rate_limits: { rpm: 10, tpm: null, concurrency: null } });
     const everything = JSON.stringify((await t.admin('GET', '/audit?limit=1000')).json);
@@ -131,6 +146,24 @@ describe('admin API: users, roles, audit', () => {
     const page2 = await t.admin('GET', `/audit?limit=2&action=user.create&before=${String(last?.id)}`);
     expect((page2.json.data as Json[]).every((e) => Number(e.id) < Number(last?.id) && e.action === 'user.create')).toBe(true);
     expect((await t.admin('GET', '/audit?before=abc')).status).toBe(400);
+  });
+
+  it('the audit entry is written before the change: when it cannot be written, nothing changes', async () => {
+    const { userId } = await t.newUser('1');
+    // Another connection to the gateway's SQLite file makes every audit insert fail, as a broken table would.
+    const db = new Database(join(t.dataDir, 'switchyard.db'));
+    db.exec(`CREATE TRIGGER audit_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END`);
+    try {
+      expect((await t.admin('POST', `/users/${userId}/credits`, { credits: '5', reason: 'should not land' })).status).toBe(500);
+      expect((await t.admin('PATCH', `/users/${userId}`, { status: 'suspended' })).status).toBe(500);
+    } finally {
+      db.exec('DROP TRIGGER audit_down');
+      db.close();
+    }
+    const user = (await t.admin('GET', `/users/${userId}`)).json;
+    expect(user).toMatchObject({ status: 'active', balance_credits: '1' });
+    const ledger = (await t.admin('GET', `/users/${userId}/ledger`)).json.data as Json[];
+    expect(ledger.map((e) => e.kind)).toEqual(['grant']);
   });
 
   it('a user with the admin role may use the admin API with their own API key, audited as that user', async () => {

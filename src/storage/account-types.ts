@@ -67,12 +67,25 @@ export interface AuditEntry {
   details: Record<string, unknown> | null;
   ip: string | null;
   createdAt: Date;
+  /**
+   * pending: written before the change and not completed (the process stopped while the request ran); ok: the
+   * change was made (details say what); unchanged: the request succeeded without changing anything; failed:
+   * refused or failed, nothing changed (httpStatus says how).
+   */
+  outcome: AuditOutcome;
+  httpStatus: number | null;
 }
 
-export type NewAuditEntry = Omit<AuditEntry, 'id' | 'createdAt'>;
+export type AuditOutcome = 'pending' | 'ok' | 'unchanged' | 'failed';
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'createdAt' | 'outcome' | 'httpStatus'>;
 
 export interface AuditRepo {
+  /** A completed entry ('ok'). */
   record(entry: NewAuditEntry): Promise<void>;
+  /** Writes an entry 'pending' ahead of a change; returns its id. */
+  begin(entry: NewAuditEntry): Promise<string>;
+  /** Completes a pending entry (what is given replaces the pending values); false when it was not pending. */
+  complete(id: string, done: { outcome: Exclude<AuditOutcome, 'pending'>; httpStatus: number | null; action?: string; target?: string | null; details?: Record<string, unknown> | null }): Promise<boolean>;
   /** Newest first. */
   list(filter: { limit: number; beforeId?: string; actor?: string; action?: string; target?: string }): Promise<AuditEntry[]>;
 }

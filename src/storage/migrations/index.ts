@@ -13,6 +13,7 @@ import { notificationMail } from './0009_notification_mail.ts';
 import { accountLimits } from './0008_account_limits.ts';
 import { batchCustomPlans } from './0010_batch_custom_plans.ts';
 import { mailRetry } from './0011_mail_retry.ts';
+import { auditOutcome } from './0012_audit_outcome.ts';
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
   // Names sort in application order; never rename or edit a shipped migration, add a new one.
@@ -28,6 +29,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '0009_notification_mail': notificationMail(dialect),
     '0010_batch_custom_plans': batchCustomPlans(dialect),
     '0011_mail_retry': mailRetry(dialect),
+    '0012_audit_outcome': auditOutcome(dialect),
   };
 }
 

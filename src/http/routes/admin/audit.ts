@@ -1,6 +1,11 @@
-// The admin audit log: every change made through /admin/v1 is recorded (actor, action, target, details, ip) right
-// after it succeeded, and GET /admin/v1/audit lists it. Details are metadata — never a key, a token or a secret.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// The admin audit log, written ahead: every POST, PATCH, PUT or DELETE under /admin/v1 first inserts a 'pending'
+// entry (actor, method and route, target, ip) before its handler may change anything — if that write fails, the
+// request fails and nothing changes. The handler completes the entry with what it changed (`record`: action,
+// target, details; 'ok'); a request that ends without recording is completed when its response is sent:
+// 'unchanged' below status 400 (e.g. revoking a key already revoked), 'failed' with the status from 400 on.
+// An entry still 'pending' means the process stopped while the request ran. GET /admin/v1/audit lists them.
+// Details are metadata — never a key, a token or a secret.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuditEntry } from '../../../storage/types.ts';
 import type { AppDeps } from '../../context.ts';
@@ -23,10 +28,41 @@ export function actorOf(request: FastifyRequest): string {
 
 export type AuditRecorder = (request: FastifyRequest, action: string, target: string | null, details: Record<string, unknown> | null) => Promise<void>;
 
+/** The request's entry written ahead, until it is completed. */
+const pending = new WeakMap<FastifyRequest, string>();
+const CHANGES = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+
+/** Records what the request changed: completes its pending entry, or (a second change) adds an entry. */
 export function audit(deps: AppDeps): AuditRecorder {
   return async (request, action, target, details) => {
+    const id = pending.get(request);
+    if (id !== undefined) {
+      pending.delete(request);
+      if (await deps.store.audit.complete(id, { outcome: 'ok', httpStatus: null, action, target, details })) return;
+    }
     await deps.store.audit.record({ actor: actorOf(request), action, target, details, ip: request.ip ?? null });
   };
+}
+
+/** Writes each change request's entry ahead of its handler, and completes the ones the handler did not. */
+export function auditAhead(admin: FastifyInstance, deps: AppDeps): void {
+  admin.addHook('preHandler', async (request: FastifyRequest) => {
+    const route = request.routeOptions.url;
+    if (!CHANGES.has(request.method) || route === undefined) return;
+    const params = request.params as Record<string, unknown> | undefined;
+    const target = typeof params?.id === 'string' ? params.id : null;
+    const id = await deps.store.audit.begin({ actor: actorOf(request), action: `${request.method} ${route}`, target, details: null, ip: request.ip ?? null });
+    pending.set(request, id);
+  });
+  admin.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const id = pending.get(request);
+    if (id === undefined) return;
+    pending.delete(request);
+    const status = reply.statusCode;
+    await deps.store.audit.complete(id, { outcome: status < 400 ? 'unchanged' : 'failed', httpStatus: status }).catch((error: unknown) => {
+      request.log.warn({ err: (error as Error).message, audit: id }, 'audit entry left pending: it could not be completed');
+    });
+  });
 }
 
 const entryView = (e: AuditEntry) => ({
@@ -37,6 +73,8 @@ const entryView = (e: AuditEntry) => ({
   details: e.details,
   ip: e.ip,
   created_at: e.createdAt.toISOString(),
+  outcome: e.outcome,
+  http_status: e.httpStatus,
 });
 
 export function auditRoutes(admin: FastifyInstance, deps: AppDeps): void {

@@ -9,10 +9,11 @@ import { rateLimitsPatch, rateLimitsWireSchema } from '../../../accounts/scopes.
 import { GatewayError } from '../../../domain/errors.ts';
 import { formatCredits, parseCredits } from '../../../domain/money.ts';
 import { withOverrides, type RateLimitSpec } from '../../../limits/limiter.ts';
+import { InsufficientBalanceError, StorageConflictError } from '../../../storage/index.ts';
 import type { LedgerEntry, UsageEvent, UserRecord } from '../../../storage/types.ts';
 import { bearer } from '../../auth.ts';
 import type { AppDeps } from '../../context.ts';
-import { ADMIN_TOKEN_ACTOR, actorOf, audit, auditRoutes, setActor } from './audit.ts';
+import { ADMIN_TOKEN_ACTOR, actorOf, audit, auditAhead, auditRoutes, setActor } from './audit.ts';
 import { channelRoutes } from './channels.ts';
 import { limitSchema, page, parseBody } from './common.ts';
 import { keyRoutes } from './keys.ts';
@@ -93,6 +94,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       }
       throw new GatewayError('invalid_api_key', 'A valid admin token is required (Authorization: Bearer $SWITCHYARD_ADMIN_TOKEN), or an API key of a user with the admin role.');
     });
+    auditAhead(admin, deps);
 
     admin.post('/users', async (request, reply) => {
       const { email } = parseBody(z.object({ email: z.email() }), request.body);
@@ -101,7 +103,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
         await record(request, 'user.create', user.id, { email: user.email });
         return reply.code(201).send({ id: user.id, email: user.email, role: user.role });
       } catch (error) {
-        if (error instanceof Error && /unique|constraint/i.test(error.message)) {
+        if (error instanceof StorageConflictError) {
           throw new GatewayError('conflict', `A user with email '${email}' already exists.`, { param: 'email' });
         }
         throw error;
@@ -170,7 +172,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
         });
         return { user_id: request.params.id, balance_credits: formatCredits(balance) };
       } catch (error) {
-        if (error instanceof Error && /below|negative|insufficient/i.test(error.message)) {
+        if (error instanceof InsufficientBalanceError) {
           throw new GatewayError('invalid_request', 'This adjustment would take the balance below zero.', { param: 'credits' });
         }
         throw error;
