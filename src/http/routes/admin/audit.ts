@@ -4,7 +4,7 @@
 // target, details; 'ok'); a request that ends without recording is completed when its response is sent:
 // 'unchanged' below status 400 (e.g. revoking a key already revoked), 'failed' with the status from 400 on.
 // An entry still 'pending' means the process stopped while the request ran. GET /admin/v1/audit lists them.
-// Details are metadata — never a key, a token or a secret.
+// Details are metadata — never a key, a token or a secret. Why written ahead: docs/decisions/0017-write-ahead-audit.md.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuditEntry } from '../../../storage/types.ts';
