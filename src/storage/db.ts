@@ -101,7 +101,7 @@ export interface AuditLogTable {
   details: string | null;
   ip: string | null;
   created_at: Big;
-  /** pending | ok | failed (migration 0012). */
+  /** pending | ok | unchanged | failed (migration 0012). */
   outcome: ColumnType<string, string | undefined, string>;
   http_status: IntNullOptional;
 }

@@ -1,7 +1,8 @@
 // Group commit for the SQLite hot path. Holds and settles that arrive in the same event-loop turn are
-// committed in ONE write transaction: each operation still runs its own statements in order (the
-// conditional debit is still one statement, evaluated against the balance the previous operations left),
-// but the commit — the WAL append and the write lock — is paid once per batch instead of once per request.
+// committed in ONE write transaction: each operation still runs its own statements in order, each hold checked
+// against the balance the previous operations left (./ledger.ts keeps the batch's balances and writes each user's
+// once, through the hooks), but the commit — the WAL append and the write lock — is paid once per batch instead
+// of once per request.
 // If any operation throws, the whole batch is rolled back and every operation is re-run alone in its own
 // transaction, so one failure never affects another request. A promise resolves only after its commit.
 import type BetterSqlite3 from 'better-sqlite3';

@@ -30,9 +30,6 @@ function prepareAll(db: Db) {
   return {
     findKey: db.prepare<[string], KeyAuthRow>(`SELECT ${KEY_AUTH_SELECT} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ?`),
     holdExists: db.prepare<[string], HoldRow>(`SELECT user_id, amount FROM holds WHERE request_id = ?`),
-    debit: db.prepare<[bigint, string, bigint], BalanceRow>(
-      `UPDATE users SET balance = balance - ? WHERE id = ? AND balance >= ? RETURNING balance`,
-    ),
     balance: db.prepare<[string], BalanceRow>(`SELECT balance FROM users WHERE id = ?`),
     insertHold: db.prepare<[string, string, bigint, number, number, string | null, string | null, string | null, number | null], unknown>(
       `INSERT INTO holds (request_id, user_id, amount, status, expires_at, created_at, key_id, model, endpoint, stream)
@@ -149,14 +146,13 @@ export interface SqliteOps {
 /** Prepares every statement once (the tables must exist: call after migrations). */
 export function sqliteOps(db: Db): SqliteOps {
   const s = prepareAll(db);
-  const addInDb = (userId: string, delta: bigint): bigint | undefined => s.addBalance.get(delta, userId)?.balance;
 
-  // A group-commit batch's balances: each user's is read once, moved in memory by the batch's holds and settles
-  // in order (so every ledger line still carries the running balance), and written once by endBatch — two
-  // statements fewer per request. Only inside the batch's write transaction; anything that reads or writes
-  // users.balance itself (a capped hold) first writes them out.
+  // Balances in a write transaction — one operation alone, or a group-commit batch (beginBatch … endBatch): each
+  // user's balance is read once, moved in memory by the operations in order (so every ledger line carries the
+  // running balance), and written once at the end. Only ever inside the transaction; a transaction that throws
+  // is rolled back, and the next one starts from the table again.
   let balances = new Map<string, { balance: bigint; dirty: boolean }>();
-  const cached = (userId: string): { balance: bigint; dirty: boolean } | undefined => {
+  const balanceOf = (userId: string): { balance: bigint; dirty: boolean } | undefined => {
     let entry = balances.get(userId);
     if (!entry) {
       const row = s.balance.get(userId);
@@ -166,108 +162,83 @@ export function sqliteOps(db: Db): SqliteOps {
     }
     return entry;
   };
-  const addCached = (userId: string, delta: bigint): bigint | undefined => {
-    const entry = cached(userId);
-    if (!entry) return undefined;
+  const move = (entry: { balance: bigint; dirty: boolean }, delta: bigint): bigint => {
     entry.balance += delta;
     entry.dirty = true;
     return entry.balance;
+  };
+  const beginBalances = (): void => {
+    balances = new Map();
   };
   const writeBalances = (): void => {
     for (const [userId, entry] of balances) if (entry.dirty) s.setBalance.run(entry.balance, userId);
     balances = new Map();
   };
+  /** One operation in its own write transaction, with its balances written at its end. */
+  const alone = <A extends unknown[], R>(body: (...args: A) => R) =>
+    db.transaction((...args: A): R => {
+      beginBalances();
+      const result = body(...args);
+      writeBalances();
+      return result;
+    });
 
   /**
    * Books a hold already marked finished: release +H, then capture -C when C > 0, balance += H - C; a capped
    * key's periods get H - C back.
    */
-  const applyRelease = (
-    requestId: string, hold: FinishedHold, charge: bigint, now: number, actor: string | null, reason: string | null,
-    add: (userId: string, delta: bigint) => bigint | undefined = addInDb,
-  ): void => {
-    const balance = add(hold.user_id, hold.amount - charge);
-    if (balance === undefined) throw new UnknownUserError(hold.user_id);
-    const after = { balance };
+  const applyRelease = (requestId: string, hold: FinishedHold, charge: bigint, now: number, actor: string | null, reason: string | null): void => {
+    const entry = balanceOf(hold.user_id);
+    if (!entry) throw new UnknownUserError(hold.user_id);
+    const after = move(entry, hold.amount - charge);
     if (hold.cap_key_id !== null) {
       const back = hold.amount - charge;
       s.releaseSpend.run(hold.cap_day_start, back, hold.cap_month_start, back, back, hold.cap_key_id);
     }
-    s.insertLedger.run(hold.user_id, 'release', hold.amount, after.balance + charge, requestId, null, actor, reason, now);
-    if (charge > 0n) s.insertLedger.run(hold.user_id, 'capture', -charge, after.balance, requestId, null, null, null, now);
+    s.insertLedger.run(hold.user_id, 'release', hold.amount, after + charge, requestId, null, actor, reason, now);
+    if (charge > 0n) s.insertLedger.run(hold.user_id, 'capture', -charge, after, requestId, null, null, null, now);
   };
 
-  /** A capped key's hold: balance, then caps, checked before anything is written (../ledger.ts). */
+  /** The request's metadata kept with its hold: key id, model, endpoint, stream (for the sweeper's usage event). */
+  const metaParams = (input: HoldRequest): [string | null, string | null, string | null, number | null] => {
+    const meta = input.meta;
+    return [meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta ? (meta.stream ? 1 : 0) : null];
+  };
+
+  /** A capped key's hold (no hold with this request id yet): balance, then caps, checked before anything is written. */
   const holdCapped = (input: HoldRequest, caps: HoldCaps): HoldOutcome => {
-    const current = s.balance.get(input.userId)?.balance ?? 0n;
-    if (current < input.amount) return { ok: false, balance: current };
+    const entry = balanceOf(input.userId);
+    const current = entry?.balance ?? 0n;
+    if (!entry || current < input.amount) return { ok: false, balance: current };
     const reserved = reserveSpend(s.spendRow.get(caps.keyId), caps, input.amount);
     if ('refused' in reserved) return { ok: false, balance: current, cap: reserved.refused };
-    const debited = s.debit.get(input.amount, input.userId, input.amount);
-    if (!debited) return { ok: false, balance: current };
     const now = Date.now();
     const n = reserved.next;
     s.putSpend.run(caps.keyId, n.day_start, n.day_amount, n.month_start, n.month_amount, n.total_amount);
-    const meta = input.meta;
-    s.insertCappedHold.run(
-      input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now,
-      meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta ? (meta.stream ? 1 : 0) : null,
-      caps.keyId, n.day_start, n.month_start,
-    );
-    s.insertLedger.run(input.userId, 'hold', -input.amount, debited.balance, input.requestId, null, null, null, now);
+    s.insertCappedHold.run(input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now, ...metaParams(input), caps.keyId, n.day_start, n.month_start);
+    s.insertLedger.run(input.userId, 'hold', -input.amount, move(entry, -input.amount), input.requestId, null, null, null, now);
     return { ok: true };
   };
 
-  // Uncapped: debit, then the hold row. Three statements in the common case: no existence check first — a
-  // replayed request id is caught by the hold insert (its debit is then put back, in the same transaction).
+  // Uncapped: checked against the running balance, then the hold row — no existence check first: a replayed
+  // request id is caught by the hold insert (nothing is debited then).
   const holdBody = (input: HoldRequest): HoldOutcome => {
     if (input.caps) return s.holdExists.get(input.requestId) ? { ok: true } : holdCapped(input, input.caps);
-    const now = Date.now();
-    const debited = s.debit.get(input.amount, input.userId, input.amount);
-    if (!debited) {
-      if (s.holdExists.get(input.requestId)) return { ok: true };
-      return { ok: false, balance: s.balance.get(input.userId)?.balance ?? 0n };
-    }
-    const meta = input.meta;
-    const inserted = s.insertHoldIfNew.run(
-      input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now,
-      meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta ? (meta.stream ? 1 : 0) : null,
-    );
-    if (inserted.changes === 0) {
-      s.addBalance.get(input.amount, input.userId);
-      return { ok: true };
-    }
-    s.insertLedger.run(input.userId, 'hold', -input.amount, debited.balance, input.requestId, null, null, null, now);
-    return { ok: true };
-  };
-  const holdTx = db.transaction(holdBody);
-
-  // In a batch: the same decisions against the batch's running balance (a replay debits nothing at all).
-  const holdInBatchBody = (input: HoldRequest): HoldOutcome => {
-    if (input.caps) {
-      writeBalances();
-      return holdBody(input);
-    }
-    const entry = cached(input.userId);
+    const entry = balanceOf(input.userId);
     const current = entry?.balance ?? 0n;
     if (!entry || current < input.amount) {
       if (s.holdExists.get(input.requestId)) return { ok: true };
       return { ok: false, balance: current };
     }
     const now = Date.now();
-    const meta = input.meta;
-    const inserted = s.insertHoldIfNew.run(
-      input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now,
-      meta?.keyId ?? null, meta?.model ?? null, meta?.endpoint ?? null, meta ? (meta.stream ? 1 : 0) : null,
-    );
+    const inserted = s.insertHoldIfNew.run(input.requestId, input.userId, input.amount, input.expiresAt.getTime(), now, ...metaParams(input));
     if (inserted.changes === 0) return { ok: true };
-    entry.balance = current - input.amount;
-    entry.dirty = true;
-    s.insertLedger.run(input.userId, 'hold', -input.amount, entry.balance, input.requestId, null, null, null, now);
+    s.insertLedger.run(input.userId, 'hold', -input.amount, move(entry, -input.amount), input.requestId, null, null, null, now);
     return { ok: true };
   };
+  const holdTx = alone(holdBody);
 
-  const settleBody = (input: SettleRequest, add: (userId: string, delta: bigint) => bigint | undefined = addInDb): SettleOutcome => {
+  const settleBody = (input: SettleRequest): SettleOutcome => {
     const now = Date.now();
     const hold = s.finishCharging.get(input.charge, input.requestId);
     if (!hold) {
@@ -276,13 +247,13 @@ export function sqliteOps(db: Db): SqliteOps {
       return { applied: false, charged: 0n, released: 0n };
     }
     const charge = input.charge < hold.amount ? input.charge : hold.amount;
-    applyRelease(input.requestId, hold, charge, now, null, null, add);
+    applyRelease(input.requestId, hold, charge, now, null, null);
     s.insertUsage.run(usageParams(input.usage, hold.amount, charge));
     return { applied: true, charged: charge, released: hold.amount - charge };
   };
-  const settleTx = db.transaction((input: SettleRequest) => settleBody(input));
+  const settleTx = alone(settleBody);
 
-  const expireTx = db.transaction((now: number, limit: number): number => {
+  const expireTx = alone((now: number, limit: number): number => {
     let released = 0;
     for (const { request_id } of s.expiredCandidates.all(now, limit)) {
       const hold = s.expireHold.get(request_id, now);
@@ -324,16 +295,14 @@ export function sqliteOps(db: Db): SqliteOps {
       checkSettle(input);
       return settleTx.immediate(input);
     },
-    beginBatch() {
-      balances = new Map();
-    },
+    beginBatch: beginBalances,
     holdInBatch(input) {
       checkHold(input);
-      return holdInBatchBody(input);
+      return holdBody(input);
     },
     settleInBatch(input) {
       checkSettle(input);
-      return settleBody(input, addCached);
+      return settleBody(input);
     },
     endBatch: writeBalances,
     recordUsage(usage) {
