@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Channel, ChannelTable } from '../routing/channels.ts';
 import type { ChannelHealth, ChannelHealthView } from '../routing/health.ts';
-import type { LedgerRepo } from '../storage/types.ts';
+import type { BatchStats, LedgerRepo } from '../storage/types.ts';
 
 const STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -99,7 +99,7 @@ export function createMetrics(channels: ChannelTable, health: ChannelHealth, led
   // PostgreSQL group commit of holds and settles (docs/decisions/0015): read from the batchers at scrape time.
   const batching = ledger?.batching;
   if (batching) {
-    const ledgerCounter = (name: string, help: string, value: (s: { batches: number; batchedOps: number; single: number; fallbacks: number }) => number): void => {
+    const ledgerCounter = (name: string, help: string, value: (s: Readonly<BatchStats>) => number): void => {
       new Counter({
         name, help, labelNames: ['op'] as const, registers: [registry],
         collect() {
