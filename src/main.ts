@@ -1,4 +1,5 @@
 // The CLI and the only place that starts things: `switchyard serve | migrate | admin …`.
+import { chmodSync, existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from './config/index.ts';
 import { createGateway } from './gateway.ts';
@@ -24,6 +25,9 @@ function config(): Readonly<Config> {
 
 async function serve(): Promise<void> {
   const cfg = config();
+  // The data directory holds the database, the secrets and the mail outbox: the gateway's alone (an install
+  // made before this was enforced is tightened here; new directories and files are created private).
+  if (existsSync(cfg.dataDir)) chmodSync(cfg.dataDir, 0o700);
   const gateway = await createGateway(cfg).catch(exitOnConfigError);
   await gateway.app.listen({ host: cfg.host, port: cfg.port });
   const base = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${cfg.port}`;

@@ -238,7 +238,7 @@ function persistentSecret(env: Env, name: string, file: string): { value: string
   const fromEnv = env[name];
   if (fromEnv) return { value: fromEnv, source: `$${name}` };
   if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), source: file };
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const value = randomBytes(32).toString('base64url');
   writeFileSync(file, value + '\n', { mode: 0o600 });
   return { value, source: file };
@@ -376,7 +376,8 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   }
 
   const host = env.HOST ?? '127.0.0.1';
-  const accounts = accountsConfig(file.accounts ?? {}, env, { cwd, dataDir, host, port });
+  const redisPrefix = env.SWITCHYARD_REDIS_PREFIX || 'sy:';
+  const accounts = accountsConfig(file.accounts ?? {}, env, { cwd, dataDir, host, port, redisPrefix });
 
   return Object.freeze({
     host,
@@ -384,7 +385,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     dataDir,
     databaseUrl,
     redisUrl: env.REDIS_URL || undefined,
-    redisPrefix: env.SWITCHYARD_REDIS_PREFIX || 'sy:',
+    redisPrefix,
     adminToken: admin.value,
     adminTokenSource: admin.source,
     secret: secret.value,
@@ -425,7 +426,7 @@ function mailDomain(hostname: string): string {
 function accountsConfig(
   file: NonNullable<FileConfig['accounts']>,
   env: Env,
-  at: { cwd: string; dataDir: string; host: string; port: number },
+  at: { cwd: string; dataDir: string; host: string; port: number; redisPrefix: string },
 ): Readonly<AccountsConfig> {
   const hostForUrl = at.host === '0.0.0.0' || at.host === '::' ? '127.0.0.1' : at.host.includes(':') ? `[${at.host}]` : at.host;
   const publicUrl = env.SWITCHYARD_PUBLIC_URL || file.public_url || `http://${hostForUrl}:${at.port}`;
@@ -463,7 +464,8 @@ function accountsConfig(
       resetRequestsPerAccount: t.reset_requests_per_account ?? 3,
       resetRequestsPerIp: t.reset_requests_per_ip ?? 20,
       signupsPerIp: t.signups_per_ip ?? 20,
-      redisPrefix: t.redis_prefix ?? 'sy:auth:',
+      // Under the gateway's prefix like every other key: two gateways on one Redis never share counters.
+      redisPrefix: `${at.redisPrefix}${t.redis_prefix ?? 'auth:'}`,
     }),
   });
 }

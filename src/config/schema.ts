@@ -151,7 +151,7 @@ export const accountsSchema = z.strictObject({
       reset_requests_per_ip: z.number().int().positive().optional(),
       /** Sign-ups per client IP per hour. */
       signups_per_ip: z.number().int().positive().optional(),
-      /** Redis key prefix when REDIS_URL is set. */
+      /** Redis key prefix when REDIS_URL is set, after SWITCHYARD_REDIS_PREFIX (default `auth:`). */
       redis_prefix: z.string().min(1).optional(),
     })
     .optional(),

@@ -1,7 +1,7 @@
 // SQLite store: one better-sqlite3 connection shared by Kysely (admin/list queries, migrations) and the
 // prepared hot-path statements (./ledger.ts).
 
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -26,9 +26,20 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
 }
 
+/**
+ * The database holds account and billing data: its directory is created 0700 and the file 0600 (created here,
+ * before SQLite opens it; an existing one is tightened). SQLite gives its -wal and -shm files the database
+ * file's permissions.
+ */
+function privateFile(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+}
+
 /** `file` is an absolute path or ':memory:'. */
 export function openSqlite(file: string, options: SqliteOptions = {}): Store {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') privateFile(file);
   const db = new BetterSqlite3(file, { timeout: options.busyTimeoutMs ?? 5_000 });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
