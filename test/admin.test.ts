@@ -63,11 +63,11 @@ describe('admin API: users, roles, audit', () => {
       [{ rate_limits: { tpm: 1.5 } }, 'rate_limits.tpm'],
       [{ rate_limits: { concurrency: 1_000_000_001 } }, 'rate_limits.concurrency'],
       [{ rate_limits: { rpm: '60' } }, 'rate_limits.rpm'],
-      [{ rate_limits: { rps: 5 } }, 'rate_limits'],
+      [{ rate_limits: { rps: 5 } }, 'rate_limits.rps'], // an unknown field is named itself
       [{ rate_limits: 60 }, 'rate_limits'],
       // Nothing is applied when one field is bad, not even the valid ones.
       [{ status: 'suspended', rate_limits: { rpm: 10, tpm: -1 } }, 'rate_limits.tpm'],
-      [{ limits: { rpm: 1 } }, null],
+      [{ limits: { rpm: 1 } }, 'limits'],
     ];
     for (const [body, param] of cases) {
       const res = await t.admin('PATCH', `/users/${userId}`, body);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { formatCredits, parseCredits, tokenCost, usdToMicro } from '../src/domain/money.ts';
+import {
+  CAP_CREDITS, INT64_MAX, MAX_CREDITS, MAX_PRICE, formatCredits, parseCredits, readCredits, readUsd, tokenCost, usdToMicro,
+} from '../src/domain/money.ts';
 
 describe('money', () => {
   it('parses and formats credits exactly', () => {
@@ -30,5 +32,39 @@ describe('money', () => {
     expect(tokenCost(1, 150_000_000n)).toBe(150n);
     expect(tokenCost(1, 1n)).toBe(1n); // a fraction of a micro-credit rounds up
     expect(tokenCost(0, 150_000_000n)).toBe(0n);
+  });
+
+  it('reads amounts from outside within their bounds, far inside int64, and says why it refuses one', () => {
+    expect(MAX_CREDITS * 4n).toBeLessThan(INT64_MAX); // headroom: a balance, a hold released into it, a racing grant
+    expect(readCredits('12.5')).toEqual({ ok: true, micro: 12_500_000n });
+    expect(readCredits(12.5)).toEqual({ ok: true, micro: 12_500_000n });
+    expect(readCredits('-3')).toEqual({ ok: true, micro: -3_000_000n });
+    expect(readCredits(formatCredits(MAX_CREDITS))).toEqual({ ok: true, micro: MAX_CREDITS });
+    expect(readCredits(formatCredits(-MAX_CREDITS))).toEqual({ ok: true, micro: -MAX_CREDITS });
+    const outOfRange = /must be between -1000000000000 and 1000000000000 credits/;
+    for (const value of [formatCredits(MAX_CREDITS + 1n), '9223372036854.775808', '99999999999999999999999999', 1e21, -1e13, '0'.repeat(5) + '1'.repeat(40)]) {
+      const read = readCredits(value);
+      expect(read.ok).toBe(false);
+      if (!read.ok) expect(read.reason).toMatch(outOfRange);
+    }
+    // A very long string is refused by its length, before any bigint is built.
+    const huge = readCredits('9'.repeat(1_000_000));
+    expect(huge).toEqual({ ok: false, reason: expect.stringMatching(outOfRange) });
+    for (const value of ['0.0000001', '1e3', 'abc', '', '  ', NaN, Infinity, null, true, {}, ['1']]) {
+      const read = readCredits(value);
+      expect(read).toEqual({ ok: false, reason: expect.stringMatching(/expected an exact decimal amount of credits with at most 6 decimals/) });
+    }
+    expect(readCredits('-1', CAP_CREDITS)).toEqual({ ok: false, reason: expect.stringMatching(/between 0 and 1000000000000 credits/) });
+    expect(readCredits('0', CAP_CREDITS)).toEqual({ ok: true, micro: 0n });
+  });
+
+  it('reads prices up to $1,000,000 a unit', () => {
+    expect(readUsd(0.15)).toEqual({ ok: true, micro: 150_000_000n });
+    expect(readUsd('1000000')).toEqual({ ok: true, micro: MAX_PRICE });
+    expect(readUsd(1e-9)).toEqual({ ok: true, micro: 1n });
+    for (const value of ['1000000.000000001', 1e7, 1e300, '-1']) {
+      expect(readUsd(value)).toEqual({ ok: false, reason: expect.stringMatching(/must be between 0 and 1000000 USD/) });
+    }
+    expect(readUsd(1e-10)).toEqual({ ok: false, reason: expect.stringMatching(/at most 9 decimals/) });
   });
 });

@@ -12,7 +12,7 @@
 // are exact decimal strings (or numbers) with at most 6 decimals; a cap of 0 stops the key from spending.
 import { z } from 'zod';
 import { GatewayError } from '../domain/errors.ts';
-import { formatCredits, parseCredits, type MicroCredits } from '../domain/money.ts';
+import { CAP_CREDITS, formatCredits, readCredits, type MicroCredits } from '../domain/money.ts';
 import type { KeyRateLimits, KeyScopes, KeyScopesPatch, KeySpend, SpendCaps } from '../storage/types.ts';
 
 const MAX_LIMIT = 1_000_000_000;
@@ -58,9 +58,9 @@ function invalid(param: string, message: string): GatewayError {
 
 function capAmount(value: string | number | null, param: string): MicroCredits | null {
   if (value === null) return null;
-  const amount = typeof value === 'number' && !Number.isFinite(value) ? undefined : parseCredits(String(value));
-  if (amount === undefined || amount < 0n) throw invalid(param, 'expected a non-negative decimal amount of credits with at most 6 decimals, e.g. "12.5"');
-  return amount;
+  const amount = readCredits(value, CAP_CREDITS);
+  if (!amount.ok) throw invalid(param, amount.reason);
+  return amount.micro;
 }
 
 /**

@@ -1,18 +1,17 @@
 // Price fields (USD, as operators write them) → rates in micro-credits, exactly; and the instants a scheduled
 // price takes effect. Shared by the config file and the admin API, so both accept the same fields.
-import { usdToMicro, type MicroCredits } from '../domain/money.ts';
+import { readUsd, type MicroCredits } from '../domain/money.ts';
 import type { PriceRates } from '../domain/usage.ts';
 import { ConfigError } from './errors.ts';
 import type { PriceFields } from './schema.ts';
 
 export type ModelKind = 'chat' | 'embeddings';
 
+/** A price field → micro-credits, exact and within domain/money.ts's PRICE_RANGE, or a ConfigError naming it. */
 function micro(value: string | number, at: string, field: string): MicroCredits {
-  const amount = usdToMicro(value);
-  if (amount === undefined || amount < 0n) {
-    throw new ConfigError(`${at}${field}: ${String(value)} is not an exact USD amount (at most 9 decimals)`, field);
-  }
-  return amount;
+  const amount = readUsd(value);
+  if (!amount.ok) throw new ConfigError(`${at}${field}: ${amount.reason}`, field);
+  return amount.micro;
 }
 
 const optional = (value: string | number | undefined, at: string, field: string): MicroCredits | undefined =>

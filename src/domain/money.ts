@@ -9,6 +9,17 @@ export const MICRO_PER_CREDIT = 1_000_000n;
 export const MICRO_PER_USD = 1_000_000_000n;
 const TOKENS_PER_MTOK = 1_000_000n;
 
+/** The largest integer a money column holds (int64): nothing larger may ever reach the database. */
+export const INT64_MAX = 2n ** 63n - 1n;
+/**
+ * The most credits accepted from outside — one grant, adjustment or spend cap — and the most a balance plus its
+ * open holds may reach: 10^12 credits ($1 billion). Far inside int64 (≈ 9.2 × 10^18 micro-credits), so the few
+ * sums the ledger makes (a balance plus a hold released into it, a grant racing a hold) cannot overflow.
+ */
+export const MAX_CREDITS = 10n ** 18n;
+/** The highest price of one unit (a million tokens, an image, a second, a minute, a request): $1,000,000. */
+export const MAX_PRICE = 10n ** 15n;
+
 const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/;
 
 /**
@@ -38,6 +49,53 @@ export function usdToMicro(usd: string | number): MicroCredits | undefined {
   const text = typeof usd === 'number' ? numberToPlainString(usd) : usd;
   if (text === undefined) return undefined;
   return parseScaled(text, 9);
+}
+
+/** Bounds of an amount read from outside, in micro-credits (inclusive). */
+export interface MoneyRange {
+  min: MicroCredits;
+  max: MicroCredits;
+}
+
+/** Credits from an admin, a user or a script: a grant or adjustment (signed), up to MAX_CREDITS either way. */
+export const SIGNED_CREDITS: MoneyRange = { min: -MAX_CREDITS, max: MAX_CREDITS };
+/** A spend cap: 0 (spend nothing) up to MAX_CREDITS. */
+export const CAP_CREDITS: MoneyRange = { min: 0n, max: MAX_CREDITS };
+/** A price per unit, in micro-credits: free up to MAX_PRICE. */
+export const PRICE_RANGE: MoneyRange = { min: 0n, max: MAX_PRICE };
+
+/** An amount read from outside, or why it was refused (the reason never repeats the value). */
+export type MoneyInput = { ok: true; micro: MicroCredits } | { ok: false; reason: string };
+
+/**
+ * The one place an amount from outside (admin API, console, CLI, config) becomes micro-credits: an exact decimal
+ * (a JSON/YAML number is read as the decimal it prints as) with at most `scaleDigits` places, within `range`.
+ * Anything else — another type, a float that is not a plain decimal, too many digits, out of range — is refused
+ * with a reason, before a bigint that large is ever built.
+ */
+function readScaled(value: unknown, scaleDigits: number, range: MoneyRange, unit: string, format: (micro: bigint) => string): MoneyInput {
+  const text = typeof value === 'number' ? numberToPlainString(value) : typeof value === 'string' ? value : undefined;
+  const shape = `an exact decimal amount of ${unit} with at most ${scaleDigits} decimals, e.g. "12.5"`;
+  if (text === undefined) return { ok: false, reason: `expected ${shape}` };
+  const m = DECIMAL.exec(text.trim());
+  // More integer digits than the bound has cannot be in range: refuse before BigInt parses a long string.
+  const maxDigits = format(range.max > -range.min ? range.max : -range.min).split('.')[0]?.length ?? 1;
+  const outOfRange = `must be between ${format(range.min)} and ${format(range.max)} ${unit}`;
+  if (m && (m[2] ?? '').replace(/^0+(?=\d)/, '').length > maxDigits) return { ok: false, reason: outOfRange };
+  const micro = parseScaled(text, scaleDigits);
+  if (micro === undefined) return { ok: false, reason: `expected ${shape}` };
+  if (micro < range.min || micro > range.max) return { ok: false, reason: outOfRange };
+  return { ok: true, micro };
+}
+
+/** Credits from outside → micro-credits within `range` (default: a signed grant or adjustment). */
+export function readCredits(value: unknown, range: MoneyRange = SIGNED_CREDITS): MoneyInput {
+  return readScaled(value, 6, range, 'credits', formatCredits);
+}
+
+/** A USD price from config or the admin API → micro-credits within `range` (default: 0 to MAX_PRICE). */
+export function readUsd(value: unknown, range: MoneyRange = PRICE_RANGE): MoneyInput {
+  return readScaled(value, 9, range, 'USD', formatUsd);
 }
 
 function numberToPlainString(n: number): string | undefined {

@@ -15,7 +15,7 @@ import { openPostgres } from './postgres/store.ts';
 
 export type * from './types.ts';
 export { StorageConflictError } from './db.ts';
-export { InsufficientBalanceError, UnknownUserError } from './ledger.ts';
+export { BalanceLimitError, InsufficientBalanceError, UnknownUserError } from './ledger.ts';
 
 export interface OpenStoreOptions {
   /** PostgreSQL statement_timeout / query timeout / connect timeout in ms. Default 10 000. */

@@ -29,7 +29,9 @@
 //   credit names its actor; grant and topup are positive; a topup carries its payment id, a refund a payment
 //   id or a reason, an adjustment a reason (checkCredit: RangeError, nothing written).
 //   With a paymentId, (paymentId, kind) is unique: a replayed webhook changes nothing and returns the
-//   current balance.
+//   current balance. A positive credit that would take balance + open holds above MAX_CREDITS (10^12
+//   credits) throws BalanceLimitError and writes nothing; that bound keeps every later release, settle and
+//   expiry far inside int64 on both dialects (no SQL arithmetic on SQLite can turn a balance into a REAL).
 // - Request-driven entries have actor null; admin credits carry the caller's actor and reason.
 // - Spend caps (docs/decisions/0013-key-spend-caps.md). A hold with `caps` (a capped key) also counts against
 //   the key's key_spend row, in the same transaction (SQLite) / statement (PostgreSQL: sy_hold_capped) as the
@@ -41,8 +43,8 @@
 //   one (a period that has ended keeps what it counted). Lock order: users → key_spend on hold, holds → users
 //   → key_spend on settle and expiry.
 
-import type { MicroCredits } from '../domain/money.ts';
-import type { CapRefusal, HoldCaps, HoldRequest, SettleRequest } from './types.ts';
+import { INT64_MAX, MAX_CREDITS, type MicroCredits } from '../domain/money.ts';
+import type { CapRefusal, HoldCaps, HoldRequest, SettleRequest, UsageEvent } from './types.ts';
 
 export class InsufficientBalanceError extends Error {
   override readonly name = 'InsufficientBalanceError';
@@ -51,6 +53,21 @@ export class InsufficientBalanceError extends Error {
     readonly amount: MicroCredits,
   ) {
     super(`ledger: a debit of ${-amount} micro-credits exceeds the available balance of ${balance}`);
+  }
+}
+
+/**
+ * A credit that would take the user's balance plus open holds above MAX_CREDITS (domain/money.ts). Every other
+ * ledger movement keeps that sum or lowers it (a hold moves credits from the balance into a hold, settle and
+ * expiry give back at most what was held), so below the limit no balance can ever leave int64.
+ */
+export class BalanceLimitError extends Error {
+  override readonly name = 'BalanceLimitError';
+  constructor(
+    readonly reached: MicroCredits,
+    readonly limit: MicroCredits = MAX_CREDITS,
+  ) {
+    super(`ledger: this credit would take the balance plus open holds to ${reached} micro-credits, above the limit of ${limit}`);
   }
 }
 
@@ -71,11 +88,37 @@ export function checkHold(input: HoldRequest): void {
   if (Number.isNaN(input.expiresAt.getTime())) throw new RangeError('ledger: invalid hold expiry');
 }
 
-export function checkSettle(input: SettleRequest): void {
+/** A hold no balance can cover (beyond int64): refused as short before it reaches a bigint parameter. */
+export const beyondAnyBalance = (amount: MicroCredits): boolean => amount > INT64_MAX;
+
+const saturate = (amount: MicroCredits): MicroCredits => (amount > INT64_MAX ? INT64_MAX : amount);
+
+/** A usage event's amounts as a column holds them: a worst case or cost beyond int64 (absurd usage) saturates. */
+export function storableUsage(usage: UsageEvent): UsageEvent {
+  return usage.held > INT64_MAX || usage.cost > INT64_MAX ? { ...usage, held: saturate(usage.held), cost: saturate(usage.cost) } : usage;
+}
+
+/**
+ * Checks a settle and returns it as the database takes it: the charge is capped by the hold anyway, so a charge
+ * beyond int64 (absurd usage × price) saturates instead of failing the statement.
+ */
+export function checkSettle(input: SettleRequest): SettleRequest {
   if (input.charge < 0n) throw new RangeError('ledger: a charge must be >= 0');
   if (input.usage.requestId !== input.requestId) {
     throw new RangeError('ledger: usage.requestId must equal the settled requestId');
   }
+  const usage = storableUsage(input.usage);
+  return input.charge > INT64_MAX || usage !== input.usage ? { ...input, charge: saturate(input.charge), usage } : input;
+}
+
+/**
+ * The credit limit: the balance after `amount` plus the user's open holds must stay within MAX_CREDITS. Only a
+ * positive credit can break it (a debit lowers the sum), so only those are checked.
+ */
+export function checkBalanceLimit(balance: MicroCredits, openHolds: MicroCredits, amount: MicroCredits): void {
+  if (amount <= 0n) return;
+  const reached = balance + openHolds + amount;
+  if (reached > MAX_CREDITS) throw new BalanceLimitError(reached);
 }
 
 export interface CreditInput {
@@ -91,6 +134,8 @@ const present = (text: string | null): boolean => text !== null && text.trim() !
 /** What every credit must say about itself (see the header). */
 export function checkCredit(input: CreditInput): void {
   if (input.amount === 0n) throw new RangeError('ledger: a credit amount must not be 0');
+  if (input.amount > MAX_CREDITS) throw new BalanceLimitError(input.amount);
+  if (input.amount < -MAX_CREDITS) throw new RangeError('ledger: a credit amount must be within ±MAX_CREDITS');
   if (!present(input.actor)) throw new RangeError('ledger: a credit needs an actor');
   switch (input.kind) {
     case 'grant':

@@ -188,15 +188,31 @@ export function listEntries(db: Kysely<Database>) {
   };
 }
 
+/**
+ * Σ of an integer expression, exact on both dialects: SQLite's sum() fails on an integer overflow (a sum can pass
+ * int64 where no single value does, e.g. a database damaged before the ledger's bounds), so the high and low 32
+ * bits are summed apart — neither sum can overflow — and joined in bigint (joinSum). PostgreSQL's NUMERIC sums
+ * are cast back to int8. `as` names the two columns `<as>_hi` and `<as>_lo`.
+ */
+function splitSum(expression: string, as: string) {
+  const part = (bits: string) => `cast(coalesce(sum((${expression}) ${bits}), 0) as bigint)`;
+  return sql.raw(`${part('>> 32')} AS ${as}_hi, ${part('& 4294967295')} AS ${as}_lo`);
+}
+
+/** A value read back from a money column; a REAL left by an old overflow is truncated, never a thrown 500. */
+function lenientBig(value: unknown): bigint {
+  if (typeof value === 'number') return Number.isFinite(value) ? BigInt(Math.trunc(value)) : 0n;
+  return value === null || value === undefined ? 0n : toBig(value);
+}
+
+const joinSum = (hi: unknown, lo: unknown): bigint => (lenientBig(hi) << 32n) + lenientBig(lo);
+
 export function sumEntries(db: Kysely<Database>) {
   return async (userId: string): Promise<MicroCredits> => {
-    // SUM(bigint) is NUMERIC on PostgreSQL: cast back so both dialects return an int8.
-    const row = await db
-      .selectFrom('ledger')
-      .select(sql<bigint>`cast(coalesce(sum(amount), 0) as bigint)`.as('total'))
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return row ? toBig(row.total) : 0n;
+    const { rows } = await sql<{ total_hi: unknown; total_lo: unknown }>`
+      SELECT ${splitSum('amount', 'total')} FROM ledger WHERE user_id = ${userId}`.execute(db);
+    const row = rows[0];
+    return row ? joinSum(row.total_hi, row.total_lo) : 0n;
   };
 }
 
@@ -217,20 +233,27 @@ export function requestEntries(db: Kysely<Database>) {
 interface CheckRow {
   user_id: string;
   balance: unknown;
-  ledger_sum: unknown;
+  balance_invalid: unknown;
+  total_hi: unknown;
+  total_lo: unknown;
+  invalid_entries: unknown;
   open_holds: unknown;
-  open_amount: unknown;
+  open_amount_hi: unknown;
+  open_amount_lo: unknown;
   hold_entries: unknown;
-  held: unknown;
+  held_hi: unknown;
+  held_lo: unknown;
   release_entries: unknown;
-  released: unknown;
+  released_hi: unknown;
+  released_lo: unknown;
 }
 
 /**
  * One statement per page of users (decision 0008): the page, then the ledger and the open holds of exactly those
  * users, each aggregated with GROUP BY over an index range (user_id between the page's first and last id), so a
- * page costs what its users' entries cost and every figure comes from one snapshot. SUM(bigint) is NUMERIC on
- * PostgreSQL: cast back to int8.
+ * page costs what its users' entries cost and every figure comes from one snapshot. Amounts are summed exactly
+ * (splitSum), and a value that is not an integer (a REAL from an overflow before the ledger's bounds; SQLite only)
+ * is counted, so a damaged database is reported, never answered with a 500.
  */
 export function verifyLedger(db: Kysely<Database>) {
   return async (page: { afterUserId?: string; limit: number }): Promise<LedgerCheck[]> => {
@@ -244,37 +267,42 @@ export function verifyLedger(db: Kysely<Database>) {
         SELECT min(id) AS lo, max(id) AS hi FROM page
       ), l AS (
         SELECT user_id,
-               sum(amount) AS total,
+               ${splitSum('amount', 'total')},
+               sum(CASE WHEN amount = cast(amount AS bigint) THEN 0 ELSE 1 END) AS invalid_entries,
                sum(CASE WHEN kind = 'hold' THEN 1 ELSE 0 END) AS hold_entries,
-               sum(CASE WHEN kind = 'hold' THEN -amount ELSE 0 END) AS held,
+               ${splitSum("CASE WHEN kind = 'hold' THEN -amount ELSE 0 END", 'held')},
                sum(CASE WHEN kind = 'release' THEN 1 ELSE 0 END) AS release_entries,
-               sum(CASE WHEN kind = 'release' THEN amount ELSE 0 END) AS released
+               ${splitSum("CASE WHEN kind = 'release' THEN amount ELSE 0 END", 'released')}
           FROM ledger
          WHERE user_id >= (SELECT lo FROM bounds) AND user_id <= (SELECT hi FROM bounds)
          GROUP BY user_id
       ), h AS (
-        SELECT user_id, count(*) AS open_holds, sum(amount) AS open_amount
+        SELECT user_id, count(*) AS open_holds, ${splitSum('amount', 'open_amount')}
           FROM holds
          WHERE status = 'held' AND user_id >= (SELECT lo FROM bounds) AND user_id <= (SELECT hi FROM bounds)
          GROUP BY user_id
       )
       SELECT page.id AS user_id, page.balance,
-             ${int8('l.total')} AS ledger_sum,
-             ${int8('h.open_holds')} AS open_holds, ${int8('h.open_amount')} AS open_amount,
-             ${int8('l.hold_entries')} AS hold_entries, ${int8('l.held')} AS held,
-             ${int8('l.release_entries')} AS release_entries, ${int8('l.released')} AS released
+             CASE WHEN page.balance = cast(page.balance AS bigint) THEN 0 ELSE 1 END AS balance_invalid,
+             ${int8('l.total_hi')} AS total_hi, ${int8('l.total_lo')} AS total_lo, ${int8('l.invalid_entries')} AS invalid_entries,
+             ${int8('h.open_holds')} AS open_holds,
+             ${int8('h.open_amount_hi')} AS open_amount_hi, ${int8('h.open_amount_lo')} AS open_amount_lo,
+             ${int8('l.hold_entries')} AS hold_entries, ${int8('l.held_hi')} AS held_hi, ${int8('l.held_lo')} AS held_lo,
+             ${int8('l.release_entries')} AS release_entries,
+             ${int8('l.released_hi')} AS released_hi, ${int8('l.released_lo')} AS released_lo
         FROM page
         LEFT JOIN l ON l.user_id = page.id
         LEFT JOIN h ON h.user_id = page.id
        ORDER BY page.id`.execute(db);
     return rows.map((row) => ({
       userId: row.user_id,
-      balance: toBig(row.balance),
-      ledgerSum: toBig(row.ledger_sum),
+      balance: lenientBig(row.balance),
+      ledgerSum: joinSum(row.total_hi, row.total_lo),
       openHolds: toNum(row.open_holds),
-      openHoldAmount: toBig(row.open_amount),
+      openHoldAmount: joinSum(row.open_amount_hi, row.open_amount_lo),
       unreleasedHolds: toNum(row.hold_entries) - toNum(row.release_entries),
-      unreleasedHoldAmount: toBig(row.held) - toBig(row.released),
+      unreleasedHoldAmount: joinSum(row.held_hi, row.held_lo) - joinSum(row.released_hi, row.released_lo),
+      invalidValues: toNum(row.balance_invalid) + toNum(row.invalid_entries),
     }));
   };
 }

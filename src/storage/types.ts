@@ -218,6 +218,11 @@ export interface LedgerCheck {
   /** Hold entries with no release entry for the same request id, and their amount: must equal the above. */
   unreleasedHolds: number;
   unreleasedHoldAmount: MicroCredits;
+  /**
+   * Values that are not integers (a balance or ledger amount SQLite turned into a REAL by an overflow before the
+   * int64 bounds; `balance` then shows it truncated): must be 0.
+   */
+  invalidValues: number;
 }
 
 export interface UserFilter {

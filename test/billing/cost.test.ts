@@ -51,7 +51,7 @@ describe('price shapes', () => {
     expect(mediaModel().price).toEqual(MEDIA_RATES);
     expect(load('{ input_per_mtok_usd: 0.02 }', 'embeddings').models[0]?.price).toMatchObject({ outputPerMtok: 0n, reasoningPerMtok: null, perRequest: 0n, perImage: {} });
     expect(() => load('{ input_per_mtok_usd: 1, output_per_mtok_usd: 1, images: { "1024x1024": { low: cheap } } }')).toThrow(/models\[0\]\.price\.images\.1024x1024\.low/);
-    expect(() => load('{ input_per_mtok_usd: 1, output_per_mtok_usd: 1, request_usd: 0.0000000001 }')).toThrow(/models\[0\]\.price\.request_usd: 1e-10 is not an exact USD amount/);
+    expect(() => load('{ input_per_mtok_usd: 1, output_per_mtok_usd: 1, request_usd: 0.0000000001 }')).toThrow(/models\[0\]\.price\.request_usd: expected an exact decimal amount of USD with at most 9 decimals/);
     expect(() => load('{ output_per_mtok_usd: 1 }')).toThrow(/models\[0\]\.price\.input_per_mtok_usd: required for a chat model/);
     expect(formatUsd(1n)).toBe('0.000000001');
     expect(formatUsd(167_000_000n)).toBe('0.167');

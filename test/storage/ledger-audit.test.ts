@@ -163,13 +163,13 @@ describe.each(storeBackends())('ledger audit on $name', (backend) => {
       while ((await store.ledger.releaseExpired(new Date(), 100)) > 0) { /* drain */ }
 
       expect(await checkOf(store, a)).toEqual({
-        userId: a, balance: 8_900n, ledgerSum: 8_900n, openHolds: 1, openHoldAmount: 700n, unreleasedHolds: 1, unreleasedHoldAmount: 700n,
+        userId: a, balance: 8_900n, ledgerSum: 8_900n, openHolds: 1, openHoldAmount: 700n, unreleasedHolds: 1, unreleasedHoldAmount: 700n, invalidValues: 0,
       });
       expect(await checkOf(store, b)).toEqual({
-        userId: b, balance: 10_000n, ledgerSum: 10_000n, openHolds: 0, openHoldAmount: 0n, unreleasedHolds: 0, unreleasedHoldAmount: 0n,
+        userId: b, balance: 10_000n, ledgerSum: 10_000n, openHolds: 0, openHoldAmount: 0n, unreleasedHolds: 0, unreleasedHoldAmount: 0n, invalidValues: 0,
       });
       expect(await checkOf(store, c)).toEqual({
-        userId: c, balance: 10_000n, ledgerSum: 10_000n, openHolds: 0, openHoldAmount: 0n, unreleasedHolds: 0, unreleasedHoldAmount: 0n,
+        userId: c, balance: 10_000n, ledgerSum: 10_000n, openHolds: 0, openHoldAmount: 0n, unreleasedHolds: 0, unreleasedHoldAmount: 0n, invalidValues: 0,
       });
 
       // Pages of 2 visit every user once, in id order, and agree with one big page.

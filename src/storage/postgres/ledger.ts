@@ -2,12 +2,12 @@
 // see ./queries.ts. Semantics: ../ledger.ts (the same on both dialects).
 
 import type pg from 'pg';
-import type { MicroCredits } from '../../domain/money.ts';
+import { MAX_CREDITS, type MicroCredits } from '../../domain/money.ts';
 import type { HoldCaps, HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, SpendPeriod, UsageEvent } from '../types.ts';
 import { isUniqueViolation, mapKeyAuth, type KeyAuthRow } from '../db.ts';
 import {
-  EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
-  checkSettle,
+  BalanceLimitError, EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, beyondAnyBalance,
+  checkCredit, checkHold, checkLimit, checkSettle, storableUsage,
 } from '../ledger.ts';
 import { CREDIT, EXPIRE, EXPIRED_CANDIDATES, FIND_KEY, HOLD, HOLD_BATCH, HOLD_CAPPED, RECORD_USAGE, RECORD_USAGE_BATCH, SETTLE, SETTLE_BATCH, TOUCH } from './queries.ts';
 import { Batcher } from './batcher.ts';
@@ -18,7 +18,7 @@ interface CappedHoldResult { o_status: 'ok' | 'exists' | 'balance' | SpendPeriod
 interface SettleResult { held: bigint; charged: bigint }
 interface BatchHoldResult { o_status: 'ok' | 'exists' | 'balance'; o_balance: bigint | null }
 interface BatchSettleResult { o_held: bigint | null; o_charged: bigint | null }
-interface CreditResult { credited: bigint | null; balance: bigint | null; duplicate: boolean }
+interface CreditResult { credited: bigint | null; balance: bigint | null; duplicate: boolean; open_holds: string | null }
 
 /** The request's metadata kept with its hold (key, model, endpoint, stream), for the sweeper's usage event. */
 function metaValues(input: HoldRequest): Array<string | boolean | null> {
@@ -170,16 +170,18 @@ export function pgOps(pool: pg.Pool) {
 
     async hold(input: HoldRequest): Promise<HoldOutcome> {
       checkHold(input);
+      // Beyond int64 no statement could even take the amount; no balance covers it either.
+      if (beyondAnyBalance(input.amount)) {
+        const { rows } = await pool.query<{ balance: bigint }>('SELECT balance FROM users WHERE id = $1', [input.userId]);
+        return { ok: false, balance: rows[0]?.balance ?? 0n };
+      }
       if (input.caps) return holdCapped(input, input.caps);
       return holds.submit(input);
     },
 
-    async settle(input: SettleRequest): Promise<SettleOutcome> {
-      checkSettle(input);
-      return settles.submit(input);
-    },
+    settle: (input: SettleRequest): Promise<SettleOutcome> => settles.submit(checkSettle(input)),
     /** Metered billing: the usage event alone (no hold, no ledger entry); idempotent by request id. */
-    recordUsage: (usage: UsageEvent): Promise<void> => records.submit(usage),
+    recordUsage: (usage: UsageEvent): Promise<void> => records.submit(storableUsage(usage)),
 
     async releaseExpired(now: Date, limit: number): Promise<number> {
       const at = now.getTime();
@@ -196,7 +198,7 @@ export function pgOps(pool: pg.Pool) {
       userId: string; kind: string; amount: MicroCredits; actor: string; reason: string | null; paymentId: string | null;
     }): Promise<MicroCredits> {
       checkCredit(input);
-      const values = [input.userId, input.amount, input.kind, input.paymentId, input.actor, input.reason, Date.now()];
+      const values = [input.userId, input.amount, input.kind, input.paymentId, input.actor, input.reason, Date.now(), MAX_CREDITS];
       let row: CreditResult | undefined;
       try {
         row = (await pool.query<CreditResult>({ ...CREDIT, values })).rows[0];
@@ -211,7 +213,8 @@ export function pgOps(pool: pg.Pool) {
       if (row?.credited != null) return row.credited;
       if (row?.balance == null) throw new UnknownUserError(input.userId);
       if (row.duplicate) return row.balance;
-      throw new InsufficientBalanceError(row.balance, input.amount);
+      if (row.balance + input.amount < 0n) throw new InsufficientBalanceError(row.balance, input.amount);
+      throw new BalanceLimitError(row.balance + BigInt(row.open_holds ?? '0') + input.amount);
     },
   };
 }

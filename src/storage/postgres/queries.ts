@@ -167,14 +167,19 @@ export const EXPIRE = {
     SELECT amount FROM u`,
 };
 
-// $1 user_id, $2 amount (signed), $3 kind, $4 payment_id, $5 actor, $6 reason, $7 now ms.
+// $1 user_id, $2 amount (signed), $3 kind, $4 payment_id, $5 actor, $6 reason, $7 now ms, $8 the credit limit
+// (MAX_CREDITS: balance + open holds after a positive credit; ../ledger.ts). The checks run in numeric, so no
+// value in the row can make them overflow; the SET only runs once they passed.
 export const CREDIT = {
-  name: 'sy_credit_v1',
+  name: 'sy_credit_v2',
   text: `WITH seen AS (
       SELECT 1 FROM ledger WHERE $4::text IS NOT NULL AND payment_id = $4::text AND kind = $3
+    ), open AS (
+      SELECT coalesce(sum(amount), 0) AS held FROM holds WHERE status = 'held' AND user_id = $1
     ), u AS (
       UPDATE users SET balance = balance + $2::bigint
-       WHERE id = $1 AND balance + $2::bigint >= 0 AND NOT EXISTS (SELECT 1 FROM seen)
+       WHERE id = $1 AND balance::numeric + $2::bigint >= 0 AND NOT EXISTS (SELECT 1 FROM seen)
+         AND ($2::bigint <= 0 OR balance::numeric + $2::bigint + (SELECT held FROM open) <= $8::numeric)
       RETURNING balance
     ), l AS (
       INSERT INTO ledger (user_id, kind, amount, balance_after, payment_id, actor, reason, created_at)
@@ -182,7 +187,8 @@ export const CREDIT = {
     )
     SELECT (SELECT balance FROM u) AS credited,
            (SELECT balance FROM users WHERE id = $1) AS balance,
-           EXISTS (SELECT 1 FROM seen) AS duplicate`,
+           EXISTS (SELECT 1 FROM seen) AS duplicate,
+           (SELECT held FROM open)::text AS open_holds`,
 };
 
 // $1 key ids, $2 last-used ms (parallel arrays). last_used_at only moves forward.

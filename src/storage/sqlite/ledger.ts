@@ -6,12 +6,12 @@
 // serialize them.
 
 import type BetterSqlite3 from 'better-sqlite3';
-import type { MicroCredits } from '../../domain/money.ts';
+import { INT64_MAX, type MicroCredits } from '../../domain/money.ts';
 import type { HoldCaps, HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
 import { KEY_AUTH_SELECT, USAGE_COLUMNS, mapKeyAuth, type KeyAuthRow } from '../db.ts';
 import {
-  EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkCredit, checkHold, checkLimit,
-  checkSettle, reserveSpend, type SpendRow,
+  EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkBalanceLimit, checkCredit, checkHold,
+  checkLimit, checkSettle, reserveSpend, storableUsage, type SpendRow,
 } from '../ledger.ts';
 
 type Db = BetterSqlite3.Database;
@@ -72,8 +72,9 @@ function prepareAll(db: Db) {
     expiredCandidates: db.prepare<[number, number], { request_id: string }>(
       `SELECT request_id FROM holds WHERE status = 'held' AND expires_at < ? ORDER BY expires_at LIMIT ?`,
     ),
-    addBalance: db.prepare<[bigint, string], BalanceRow>(
-      `UPDATE users SET balance = balance + ? WHERE id = ? RETURNING balance`,
+    // Open holds of one user (the partial index on status = 'held' keeps this to the requests in flight).
+    openHolds: db.prepare<[string], { total: bigint }>(
+      `SELECT coalesce(sum(amount), 0) AS total FROM holds WHERE status = 'held' AND user_id = ?`,
     ),
     // The end of a group-commit batch: each user's balance as the batch left it (see BatchBalances).
     setBalance: db.prepare<[bigint, string], unknown>(`UPDATE users SET balance = ? WHERE id = ?`),
@@ -162,8 +163,12 @@ export function sqliteOps(db: Db): SqliteOps {
     }
     return entry;
   };
+  // Balances are moved here, in bigint, never by SQL arithmetic: SQLite turns an integer that overflows into a
+  // REAL. Past int64 (unreachable below MAX_CREDITS, ../ledger.ts) the transaction throws and is rolled back.
   const move = (entry: { balance: bigint; dirty: boolean }, delta: bigint): bigint => {
-    entry.balance += delta;
+    const next = entry.balance + delta;
+    if (next > INT64_MAX) throw new RangeError('ledger: a balance would leave the int64 range');
+    entry.balance = next;
     entry.dirty = true;
     return entry.balance;
   };
@@ -266,15 +271,16 @@ export function sqliteOps(db: Db): SqliteOps {
     return released;
   });
 
-  const creditTx = db.transaction((input: Parameters<SqliteOps['credit']>[0]): MicroCredits => {
-    const current = s.balance.get(input.userId);
-    if (!current) throw new UnknownUserError(input.userId);
-    if (input.paymentId !== null && s.paymentSeen.get(input.paymentId, input.kind)) return current.balance;
-    if (current.balance + input.amount < 0n) throw new InsufficientBalanceError(current.balance, input.amount);
-    const after = s.addBalance.get(input.amount, input.userId);
-    if (!after) throw new UnknownUserError(input.userId);
-    s.insertLedger.run(input.userId, input.kind, input.amount, after.balance, null, input.paymentId, input.actor, input.reason, Date.now());
-    return after.balance;
+  const creditTx = alone((input: Parameters<SqliteOps['credit']>[0]): MicroCredits => {
+    const entry = balanceOf(input.userId);
+    if (!entry) throw new UnknownUserError(input.userId);
+    if (typeof entry.balance !== 'bigint') throw new RangeError(`ledger: the balance of ${input.userId} is not an integer (see GET /admin/v1/ledger/verify)`);
+    if (input.paymentId !== null && s.paymentSeen.get(input.paymentId, input.kind)) return entry.balance;
+    if (entry.balance + input.amount < 0n) throw new InsufficientBalanceError(entry.balance, input.amount);
+    checkBalanceLimit(entry.balance, s.openHolds.get(input.userId)?.total ?? 0n, input.amount);
+    const after = move(entry, input.amount);
+    s.insertLedger.run(input.userId, input.kind, input.amount, after, null, input.paymentId, input.actor, input.reason, Date.now());
+    return after;
   });
 
   const touchTx = db.transaction((lastUsed: Map<string, Date>): void => {
@@ -291,22 +297,17 @@ export function sqliteOps(db: Db): SqliteOps {
       checkHold(input);
       return holdTx.immediate(input);
     },
-    settle(input) {
-      checkSettle(input);
-      return settleTx.immediate(input);
-    },
+    settle: (input) => settleTx.immediate(checkSettle(input)),
     beginBatch: beginBalances,
     holdInBatch(input) {
       checkHold(input);
       return holdBody(input);
     },
-    settleInBatch(input) {
-      checkSettle(input);
-      return settleBody(input);
-    },
+    settleInBatch: (input) => settleBody(checkSettle(input)),
     endBatch: writeBalances,
     recordUsage(usage) {
-      s.insertUsage.run(usageParams(usage, usage.held, usage.cost));
+      const stored = storableUsage(usage);
+      s.insertUsage.run(usageParams(stored, stored.held, stored.cost));
     },
     releaseExpired: (now, limit) => expireTx.immediate(now.getTime(), checkLimit(limit)),
     credit(input) {

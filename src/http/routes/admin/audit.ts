@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuditEntry } from '../../../storage/types.ts';
 import type { AppDeps } from '../../context.ts';
-import { limitSchema, page, parseBody } from './common.ts';
+import { acceptsQuery, idCursor, limitSchema, page, queryOf } from './common.ts';
 
 /** Who acts through the admin token; a user with the `admin` role acts through their API key as `user:<id>`. */
 export const ADMIN_TOKEN_ACTOR = 'admin-token';
@@ -77,19 +77,18 @@ const entryView = (e: AuditEntry) => ({
   http_status: e.httpStatus,
 });
 
+const auditQuery = z.strictObject({
+  limit: limitSchema,
+  before: idCursor.optional(),
+  actor: z.string().min(1).max(200).optional(),
+  action: z.string().min(1).max(200).optional(),
+  target: z.string().min(1).max(200).optional(),
+});
+
 export function auditRoutes(admin: FastifyInstance, deps: AppDeps): void {
   // Newest first; `before` (an entry id) pages back.
-  admin.get('/audit', async (request) => {
-    const q = parseBody(
-      z.object({
-        limit: limitSchema,
-        before: z.string().regex(/^\d+$/, 'an audit entry id').optional(),
-        actor: z.string().optional(),
-        action: z.string().optional(),
-        target: z.string().optional(),
-      }),
-      request.query,
-    );
+  admin.get('/audit', acceptsQuery(auditQuery), async (request) => {
+    const q = queryOf(request, auditQuery);
     const entries = await deps.store.audit.list({
       limit: q.limit + 1,
       ...(q.before ? { beforeId: q.before } : {}),

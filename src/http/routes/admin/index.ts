@@ -7,20 +7,31 @@ import { z } from 'zod';
 import { KEY_PREFIX } from '../../../accounts/keys.ts';
 import { rateLimitsPatch, rateLimitsWireSchema } from '../../../accounts/scopes.ts';
 import { GatewayError } from '../../../domain/errors.ts';
-import { formatCredits, parseCredits } from '../../../domain/money.ts';
+import { formatCredits, readCredits } from '../../../domain/money.ts';
 import { withOverrides, type RateLimitSpec } from '../../../limits/limiter.ts';
-import { InsufficientBalanceError, StorageConflictError } from '../../../storage/index.ts';
+import { BalanceLimitError, InsufficientBalanceError, StorageConflictError } from '../../../storage/index.ts';
 import type { LedgerEntry, UsageEvent, UserRecord } from '../../../storage/types.ts';
 import { bearer } from '../../auth.ts';
 import type { AppDeps } from '../../context.ts';
 import { ADMIN_TOKEN_ACTOR, actorOf, audit, auditAhead, auditRoutes, setActor } from './audit.ts';
 import { channelRoutes } from './channels.ts';
-import { limitSchema, page, parseBody } from './common.ts';
+import { acceptsQuery, idCursor, limitSchema, page, parseBody, queryOf, validateQueries } from './common.ts';
 import { keyRoutes } from './keys.ts';
 import { ledgerRoutes } from './ledger.ts';
 import { priceRoutes } from './prices.ts';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+const usersQuery = z.strictObject({
+  limit: limitSchema,
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+  email: z.string().max(320).optional(),
+  status: z.enum(['active', 'suspended']).optional(),
+  role: z.enum(['user', 'admin']).optional(),
+});
+/** `before`: a ledger entry id (next page: the last id of this one). */
+const ledgerQuery = z.strictObject({ limit: limitSchema, before: idCursor.optional() });
+const usageQuery = z.strictObject({ user: z.string().min(1).max(200).optional(), limit: limitSchema });
 
 /**
  * A user as the admin API shows it. `rate_limits`: the account's overrides (null: the config default of that
@@ -94,6 +105,7 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       }
       throw new GatewayError('invalid_api_key', 'A valid admin token is required (Authorization: Bearer $SWITCHYARD_ADMIN_TOKEN), or an API key of a user with the admin role.');
     });
+    validateQueries(admin);
     auditAhead(admin, deps);
 
     admin.post('/users', async (request, reply) => {
@@ -111,17 +123,8 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
     });
 
     // Search: email (case-insensitive substring), status, role; oldest first, `offset` pages.
-    admin.get('/users', async (request) => {
-      const q = parseBody(
-        z.object({
-          limit: limitSchema,
-          offset: z.coerce.number().int().min(0).default(0),
-          email: z.string().max(320).optional(),
-          status: z.enum(['active', 'suspended']).optional(),
-          role: z.enum(['user', 'admin']).optional(),
-        }),
-        request.query,
-      );
+    admin.get('/users', acceptsQuery(usersQuery), async (request) => {
+      const q = queryOf(request, usersQuery);
       const users = await store.users.list({ ...q, limit: q.limit + 1 });
       return page(users.map(view), q.limit);
     });
@@ -159,10 +162,11 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
     // The reason is mandatory: it goes into the ledger entry and the audit log.
     admin.post<{ Params: { id: string } }>('/users/:id/credits', async (request) => {
       const input = parseBody(z.object({ credits: z.union([z.string(), z.number()]), reason: z.string().trim().min(1, 'a reason is required').max(500) }), request.body);
-      const amount = parseCredits(String(input.credits));
-      if (amount === undefined || amount === 0n) {
-        throw new GatewayError('invalid_request', 'credits must be a non-zero decimal string with at most 6 decimals, e.g. "12.5".', { param: 'credits' });
+      const parsed = readCredits(input.credits);
+      if (!parsed.ok || parsed.micro === 0n) {
+        throw new GatewayError('invalid_request', `Invalid value for 'credits': ${parsed.ok ? 'must not be 0' : parsed.reason}.`, { param: 'credits' });
       }
+      const amount = parsed.micro;
       await requireUser(request.params.id);
       try {
         const kind = amount > 0n ? 'grant' : 'adjustment';
@@ -175,6 +179,9 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
         if (error instanceof InsufficientBalanceError) {
           throw new GatewayError('invalid_request', 'This adjustment would take the balance below zero.', { param: 'credits' });
         }
+        if (error instanceof BalanceLimitError) {
+          throw new GatewayError('invalid_request', `This grant would take the balance (with the requests in flight) above the limit of ${formatCredits(error.limit)} credits.`, { param: 'credits' });
+        }
         throw error;
       }
     });
@@ -186,8 +193,8 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
       return { user_id: user.id, balance_credits: formatCredits(user.balance) };
     });
 
-    admin.get<{ Params: { id: string } }>('/users/:id/ledger', async (request) => {
-      const q = parseBody(z.object({ limit: limitSchema, before: z.string().optional() }), request.query);
+    admin.get<{ Params: { id: string } }>('/users/:id/ledger', acceptsQuery(ledgerQuery), async (request) => {
+      const q = queryOf(request, ledgerQuery);
       await requireUser(request.params.id);
       const entries = await store.ledger.entries(request.params.id, { limit: q.limit, ...(q.before ? { beforeId: q.before } : {}) });
       return { object: 'list', data: entries.map(ledgerView) };
@@ -198,10 +205,17 @@ export function adminRoutes(app: FastifyInstance, deps: AppDeps): void {
     priceRoutes(admin, deps);
     auditRoutes(admin, deps);
 
-    admin.get('/usage', async (request) => {
-      const q = parseBody(z.object({ user: z.string().optional(), limit: limitSchema }), request.query);
+    admin.get('/usage', acceptsQuery(usageQuery), async (request) => {
+      const q = queryOf(request, usageQuery);
       const events = await store.usage.list({ limit: q.limit, ...(q.user ? { userId: q.user } : {}) });
       return { object: 'list', data: events.map(usageView) };
+    });
+
+    // One request as recorded: its usage event, with the upstream's error summary when an upstream failed it.
+    admin.get<{ Params: { id: string } }>('/requests/:id', async (request) => {
+      const event = await store.usage.get(request.params.id);
+      if (!event) throw new GatewayError('not_found', 'No request with this id has been recorded.', { param: 'id' });
+      return { object: 'request', ...usageView(event) };
     });
   }, { prefix: '/admin/v1' });
 }

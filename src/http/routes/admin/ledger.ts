@@ -7,16 +7,17 @@ import { z } from 'zod';
 import { formatCredits } from '../../../domain/money.ts';
 import type { LedgerCheck } from '../../../storage/types.ts';
 import type { AppDeps } from '../../context.ts';
-import { parseBody } from './common.ts';
+import { acceptsQuery, queryOf } from './common.ts';
 
-const querySchema = z.object({
+const querySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   after: z.string().max(200).optional(),
   /** Every user of the page, not only those that disagree. */
   all: z.enum(['true', 'false']).default('false'),
 });
 
-const balanced = (c: LedgerCheck): boolean => c.balance === c.ledgerSum;
+// A value that is not an integer (a REAL left by an overflow before the ledger's bounds) is drift too.
+const balanced = (c: LedgerCheck): boolean => c.balance === c.ledgerSum && c.invalidValues === 0;
 const holdsAgree = (c: LedgerCheck): boolean => c.openHolds === c.unreleasedHolds && c.openHoldAmount === c.unreleasedHoldAmount;
 
 function checkView(c: LedgerCheck) {
@@ -26,6 +27,7 @@ function checkView(c: LedgerCheck) {
     balance_credits: formatCredits(c.balance),
     ledger_sum_credits: formatCredits(c.ledgerSum),
     drift_credits: formatCredits(c.balance - c.ledgerSum),
+    invalid_values: c.invalidValues,
     open_holds: c.openHolds,
     open_holds_credits: formatCredits(c.openHoldAmount),
     unreleased_hold_entries: c.unreleasedHolds,
@@ -34,8 +36,8 @@ function checkView(c: LedgerCheck) {
 }
 
 export function ledgerRoutes(admin: FastifyInstance, deps: AppDeps): void {
-  admin.get('/ledger/verify', async (request) => {
-    const q = parseBody(querySchema, request.query);
+  admin.get('/ledger/verify', acceptsQuery(querySchema), async (request) => {
+    const q = queryOf(request, querySchema);
     const checks = await deps.store.ledger.verify({ limit: q.limit, ...(q.after ? { afterUserId: q.after } : {}) });
     const sum = (pick: (c: LedgerCheck) => bigint): bigint => checks.reduce((acc, c) => acc + pick(c), 0n);
     const count = (pick: (c: LedgerCheck) => number): number => checks.reduce((acc, c) => acc + pick(c), 0);

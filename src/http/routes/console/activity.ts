@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { GatewayError } from '../../../domain/errors.ts';
 import { formatCredits } from '../../../domain/money.ts';
 import type { UsageCursor } from '../../../storage/types.ts';
+import { idCursor } from '../admin/common.ts';
 import { defineRoute, type ConsoleRoute } from './define.ts';
 import type { ConsoleServices } from './services.ts';
 import {
@@ -77,7 +78,7 @@ export function activityRoutes(s: ConsoleServices): ConsoleRoute[] {
     defineRoute({
       method: 'GET', path: '/ledger', tag: 'billing', access: 'session',
       summary: 'Ledger entries (holds, captures, releases, grants, top-ups, adjustments), newest first',
-      query: z.strictObject({ limit, cursor: z.string().regex(/^\d{1,19}$/).optional().describe('next_cursor from the previous page') }),
+      query: z.strictObject({ limit, cursor: idCursor.optional().describe('next_cursor from the previous page') }),
       response: listOf(LedgerView),
       handler: async ({ session, query }) => {
         const entries = await s.store.ledger.entries(session.userId, { limit: query.limit, ...(query.cursor ? { beforeId: query.cursor } : {}) });

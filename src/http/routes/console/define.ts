@@ -1,7 +1,7 @@
 // One table of console routes drives three things, so they cannot drift apart: the Fastify routes (with
 // their session and CSRF hooks), request validation (zod), and the OpenAPI 3.1 description (zod → JSON Schema).
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ConsoleSession } from '../../../accounts/service.ts';
 import { ERROR_CATALOGUE, GatewayError, type ErrorCode } from '../../../domain/errors.ts';
 
@@ -64,10 +64,15 @@ export function parsePart<T>(schema: z.ZodType<T>, value: unknown, where: 'body'
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const param = issue?.path.map(String).join('.') || null;
+  // An unknown field is named by the field itself (zod reports it on the enclosing object).
+  const unknown = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  const param = [...(issue?.path ?? []), ...(unknown === undefined ? [] : [unknown])].map(String).join('.') || null;
   // zod's messages describe the rule (type, length, format), never the value sent.
   throw new GatewayError('invalid_request', `Invalid ${param ? `'${param}'` : `request ${where}`}: ${issue?.message ?? 'invalid'}`, { param });
 }
+
+/** The query of a route that declares none: no parameters at all (a stray one is a 400, never ignored). */
+const NO_QUERY = z.strictObject({});
 
 export function defineRoute<
   A extends Access,
@@ -85,7 +90,7 @@ export function defineRoute<
     access: spec.access,
     csrf: spec.csrf ?? spec.method !== 'GET',
     body: spec.body,
-    query: spec.query,
+    query: spec.query ?? NO_QUERY,
     params: spec.params,
     status: spec.status ?? 200,
     response: spec.response,
@@ -96,7 +101,7 @@ export function defineRoute<
         reply,
         session,
         body: spec.body ? parsePart(spec.body, request.body, 'body') : undefined,
-        query: spec.query ? parsePart(spec.query, request.query, 'query') : undefined,
+        query: parsePart(spec.query ?? NO_QUERY, request.query, 'query'),
         params: spec.params ? parsePart(spec.params, request.params, 'path') : undefined,
       } as RouteContext<A, Parsed<B>, Parsed<Q>, Parsed<P>>;
       const result = await spec.handler(ctx);
