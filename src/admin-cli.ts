@@ -121,6 +121,7 @@ export function registerAdminCommands(program: Command, config: () => Readonly<C
       return Object.keys(limits).length === 0 ? call(target(), 'GET', path) : call(target(), 'PATCH', path, { rate_limits: limits });
     });
 
+  // Credits go as typed: the API reads them (exact decimal, within ±10^12 credits) and its 400 names the field.
   admin.command('credits <userId> <credits>').description('grant credits (negative: adjustment)').requiredOption('--reason <text>', 'why (kept in the ledger and the audit log)')
     .action((userId: string, credits: string, o: { reason: string }) =>
       call(target(), 'POST', `/users/${encodeURIComponent(userId)}/credits`, { credits, reason: o.reason }));
@@ -136,8 +137,9 @@ export function registerAdminCommands(program: Command, config: () => Readonly<C
   keys.command('revoke <keyId>').action((keyId: string) => call(target(), 'DELETE', `/keys/${encodeURIComponent(keyId)}`));
 
   admin.command('balance <userId>').action((userId: string) => call(target(), 'GET', `/users/${encodeURIComponent(userId)}/balance`));
-  admin.command('ledger <userId>').option('--limit <n>', 'entries', '100')
-    .action((userId: string, o: { limit: string }) => call(target(), 'GET', `/users/${encodeURIComponent(userId)}/ledger?limit=${encodeURIComponent(o.limit)}`));
+  admin.command('ledger <userId>').description('ledger entries, newest first').option('--limit <n>', 'entries', '100')
+    .option('--before <entryId>', 'entries older than this one (the last id of the previous page)')
+    .action((userId: string, o: { limit: string; before?: string }) => call(target(), 'GET', `/users/${encodeURIComponent(userId)}/ledger?${query(o)}`));
   admin.command('verify-ledger').description('check every balance against its ledger and every open hold against its entries')
     .option('--page <n>', 'users per request', '1000')
     .action((o: { page: string }) => verifyLedger(target(), o.page));

@@ -100,6 +100,23 @@ describe('switchyard CLI', () => {
     // Nine CLI processes, each starting tsx: seconds apiece on a loaded machine.
   }, 120_000);
 
+  it('an amount out of range or a garbage cursor exits 1 with the API\'s 400 naming the field; nothing is granted', async () => {
+    const user = await cli('users', 'create', 'bounds@example.com');
+    const userId = String(user.id);
+    const refused = async (...args: string[]): Promise<{ code: number; stderr: string }> =>
+      run(process.execPath, [BIN, 'admin', ...args], { env, cwd: dir, timeout: 30_000 }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => e,
+      );
+    const grant = await refused('credits', userId, '99999999999999', '--reason', 'typo');
+    expect(grant.code).toBe(1);
+    expect(JSON.parse(grant.stderr)).toMatchObject({ error: { code: 'invalid_request', param: 'credits' } });
+    const page = await refused('ledger', userId, '--before', 'garbage');
+    expect(page.code).toBe(1);
+    expect(JSON.parse(page.stderr)).toMatchObject({ error: { code: 'invalid_request', param: 'before' } });
+    expect(await cli('balance', userId)).toMatchObject({ balance_credits: '0' });
+  }, 120_000);
+
   it('admin verify-ledger walks every page and reports the totals', async () => {
     // Two users through the HTTP API (quicker than two more CLI processes), then pages of one user: the walk has
     // to follow next_after across every user.
