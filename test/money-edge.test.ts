@@ -2,6 +2,8 @@
 // amounts, caps and prices are a 400 naming the field (never a 500, never a partial commit), two grants whose sum
 // would pass int64 leave the account usable and the ledger consistent (SQLite, and PostgreSQL with
 // SWITCHYARD_TEST_PG=1), and garbage in any query string of the admin, console and v1 routes is a 400 naming it.
+import BetterSqlite3 from 'better-sqlite3';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.ts';
 import { consoleUser, type ConsoleClient } from './helpers/console.ts';
@@ -89,6 +91,32 @@ describe.each(backends)('money at the edge on %s', (backend) => {
     expect400(await post({ input_per_mtok_usd: 1, output_per_mtok_usd: 1, images: { '1024x1024': { standard: 5e6 } } }), 'images.1024x1024.standard', 'image');
     const ok = await post({ input_per_mtok_usd: '1000000', output_per_mtok_usd: 1 });
     expect(ok.status).toBe(201);
+  });
+});
+
+describe('a database damaged before the bounds (SQLite)', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('GET /admin/v1/ledger/verify reports a REAL balance as drift with its invalid value, never a 500', async () => {
+    const { userId } = await t.newUser('1');
+    // What two grants past int64 did before the fix: SQLite's integer arithmetic overflowed into a REAL.
+    const db = new BetterSqlite3(join(t.dataDir, 'switchyard.db'), { timeout: 5_000 });
+    try {
+      db.prepare('UPDATE users SET balance = balance + 9223372036854775807 WHERE id = ?').run(userId);
+    } finally {
+      db.close();
+    }
+    const verify = await t.admin('GET', '/ledger/verify?all=true');
+    expect(verify.status).toBe(200);
+    expect(verify.json).toMatchObject({ ok: false, users_with_drift: 1 });
+    const row = (verify.json.data as Array<Record<string, unknown>>).find((r) => r.user_id === userId);
+    expect(row).toMatchObject({ ok: false, ledger_sum_credits: '1', invalid_values: 1 });
   });
 });
 
