@@ -12,6 +12,7 @@ import { messagesRoutes } from './http/routes/v1/messages.ts';
 import { modelsRoutes } from './http/routes/v1/models.ts';
 import { responsesRoutes } from './http/routes/v1/responses.ts';
 import { metricsRoute } from './http/routes/metrics.ts';
+import { readyzRoute } from './http/routes/readyz.ts';
 import { createMetrics } from './observability/metrics.ts';
 
 export function newRequestId(): string {
@@ -40,6 +41,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const metrics = createMetrics(deps.channels, deps.health, deps.store.ledger);
   metrics.instrument(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
+  readyzRoute(app, deps);
   metricsRoute(app, deps, metrics.registry);
   chatCompletionsRoute(app, deps);
   embeddingsRoute(app, deps);

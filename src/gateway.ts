@@ -48,7 +48,12 @@ export async function createGateway(config: Readonly<Config>, options: GatewayOp
   const logger = options.logger ?? createLogger(config.logLevel);
   const health = new ChannelHealth(config.health);
   const channels = resolveChannels(config, health);
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, {
+    ...config.database,
+    // Metadata only: an error code, never a statement or a host.
+    onAvailabilityChange: (up, reason) =>
+      up ? logger.info({ reason }, 'database reachable again') : logger.warn({ reason }, 'database unreachable: requests answer 503 until it is back'),
+  });
   // Optional: without Redis (or while it is down) each replica keeps its own health, limits and auth cache.
   const redis = config.redisUrl;
   const prefix = config.redisPrefix;

@@ -1,7 +1,9 @@
 // Throttling of the console's unauthenticated doors (login, password reset, sign-up), per account and per
 // client IP, with rate-limiter-flexible: in memory for one process, in Redis (shared by every replica) when
 // REDIS_URL is set — with an in-memory insurance limiter, so a Redis outage degrades to per-replica limits
-// instead of no limits or failed logins. Redis commands time out after 500 ms and are never queued offline.
+// instead of no limits or failed logins. Redis commands time out after 500 ms and are never queued offline; a
+// Redis that stops answering trips the connection's breaker (../storage/redis.ts), after which the insurance
+// limiter answers at once (rejectIfRedisNotReady) until Redis is back.
 //
 // Accounts are keyed by an HMAC of the normalized email (never the address itself, in memory or in Redis),
 // counted whether or not the account exists, so a 429 tells nothing about which addresses are registered.
@@ -43,7 +45,10 @@ export class AuthThrottle {
         if (!down) options.logger.warn({ err: error.message }, 'auth throttle: Redis unavailable, limiting per replica');
         down = true;
       });
-      this.redis.on('ready', () => (down = false));
+      this.redis.on('ready', () => {
+        if (down) options.logger.info('auth throttle: Redis reachable again, limits are shared');
+        down = false;
+      });
     }
     const make = (spec: LimiterSpec): RateLimiterAbstract => {
       const base = { keyPrefix: `${config.redisPrefix}${spec.name}`, points: spec.points, duration: spec.duration, blockDuration: spec.blockDuration ?? 0 };

@@ -9,8 +9,10 @@ import type { PriceRates } from '../domain/usage.ts';
 import { ConfigError } from './errors.ts';
 import { parseEffectiveFrom, ratesFromFields } from './prices.ts';
 import { fileSchema, type FileConfig } from './schema.ts';
+import { databaseConfig, type DatabaseConfig } from './database.ts';
 
 export { ConfigError } from './errors.ts';
+export type { DatabaseConfig } from './database.ts';
 
 export interface Timeouts {
   connectMs: number;
@@ -187,6 +189,8 @@ export interface Config {
   routing: Readonly<RoutingConfig>;
   limits: Readonly<LimitsConfig>;
   accounts: Readonly<AccountsConfig>;
+  /** Database timeouts (YAML database.*, SWITCHYARD_DB_* override; config/database.ts). */
+  database: Readonly<DatabaseConfig>;
 }
 
 const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 1_000, firstByteMs: 60_000, idleMs: 60_000, adaptiveFirstByte: false };
@@ -412,6 +416,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
       concurrencyLeaseMs: file.limits?.concurrency_lease_ms ?? 60_000,
     }),
     accounts,
+    database: databaseConfig(file.database ?? {}, env),
   });
 }
 

@@ -157,6 +157,18 @@ export const accountsSchema = z.strictObject({
     .optional(),
 });
 
+/** The gateway's database (src/storage): every call bounded, an unreachable database answers 503 (config/database.ts). */
+export const databaseSchema = z.strictObject({
+  /** Opening a PostgreSQL connection, or waiting for a free pooled one. */
+  connect_timeout_ms: z.number().int().min(100).max(600_000).optional(),
+  /** PostgreSQL statement_timeout (the client gives up 1 s later). */
+  statement_timeout_ms: z.number().int().min(100).max(3_600_000).optional(),
+  /** PostgreSQL reachability probe: its bound, and how long a call may stall before one runs (GET /readyz too). */
+  probe_timeout_ms: z.number().int().min(100).max(60_000).optional(),
+  /** SQLite: how long a write waits for another process's lock before answering 503. */
+  busy_timeout_ms: z.number().int().min(0).max(600_000).optional(),
+});
+
 export const fileSchema = z.strictObject({
   providers: z.array(providerSchema).default([]),
   models: z.array(modelSchema).default([]),
@@ -166,6 +178,7 @@ export const fileSchema = z.strictObject({
   billing: billingSchema.optional(),
   limits: limitsSchema.optional(),
   accounts: accountsSchema.optional(),
+  database: databaseSchema.optional(),
 });
 
 export type FileConfig = z.infer<typeof fileSchema>;

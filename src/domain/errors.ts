@@ -57,6 +57,8 @@ export const ERROR_CATALOGUE = {
   upstream_timeout: { status: 504, type: 'timeout_error', failover: true, blameChannel: true },
   upstream_bad_response: { status: 502, type: 'upstream_error', failover: true, blameChannel: true },
   no_channel_available: { status: 503, type: 'upstream_error', failover: false, blameChannel: false },
+  /** The gateway's own database cannot be reached (or not in time): try again after Retry-After. */
+  service_unavailable: { status: 503, type: 'server_error', failover: false, blameChannel: false },
   /** The client went away; nothing is sent (nginx's 499), nothing is logged as an error. */
   client_closed: { status: 499, type: 'invalid_request_error', failover: false, blameChannel: false },
   internal_error: { status: 500, type: 'server_error', failover: false, blameChannel: false },
@@ -71,7 +73,7 @@ export class GatewayError extends Error {
   readonly param: string | null;
   readonly failover: boolean;
   readonly blameChannel: boolean;
-  /** Seconds, for 429s. */
+  /** Seconds, for 429s and 503s. */
   readonly retryAfter: number | undefined;
 
   constructor(

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../domain/errors.ts';
 import { openAIErrorBody } from '../protocol/openai/errors.ts';
 import { ClientAbortError } from '../upstream/client.ts';
+import { StorageUnavailableError } from '../storage/availability.ts';
 
 function fromFastify(error: FastifyError): GatewayError | undefined {
   switch (error.code) {
@@ -34,6 +35,9 @@ function fromFastify(error: FastifyError): GatewayError | undefined {
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   if (error instanceof ClientAbortError) return new GatewayError('client_closed', 'The client closed the request.');
+  if (error instanceof StorageUnavailableError) {
+    return new GatewayError('service_unavailable', 'The service is temporarily unavailable. Please retry.', { retryAfter: error.retryAfterSeconds });
+  }
   if (error instanceof Error && 'code' in error) {
     const mapped = fromFastify(error as FastifyError);
     if (mapped) return mapped;

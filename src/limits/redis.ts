@@ -10,11 +10,13 @@
 // - Redis down or slow (command timeout): every operation falls back to this replica's memory store, logged once
 //   per outage — limits then hold per replica instead of across them (fail open to local limits: money is
 //   guarded by the database, not by Redis). Corrections and releases go to the store that took the points.
+//   The breaker is the connection's state (../storage/redis.ts): a Redis that stops answering trips it after one
+//   command timeout; while it is not `ready` no operation waits on Redis at all; it closes when Redis answers.
 import { randomBytes } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
 import type { Logger } from 'pino';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { closeRedis, newRedis } from '../storage/redis.ts';
+import { closeRedis, newRedis, pingRedis } from '../storage/redis.ts';
 import { MemoryLimitStore, WINDOW_SECONDS, type Dimension, type LimitStore, type WindowCount, type Where } from './store.ts';
 
 declare module 'ioredis' {
@@ -84,6 +86,7 @@ export class RedisLimitStore implements LimitStore {
       commandTimeoutMs: options.commandTimeoutMs ?? 500,
     });
     this.redis.on('error', (error: Error) => this.markDown(error.message));
+    this.redis.on('reconnecting', () => this.markDown('reconnecting'));
     this.redis.on('ready', () => this.markUp());
     this.redis.defineCommand('syLeaseAcquire', { numberOfKeys: 1, lua: ACQUIRE });
     this.redis.defineCommand('syLeaseRenew', { numberOfKeys: 1, lua: RENEW });
@@ -110,7 +113,7 @@ export class RedisLimitStore implements LimitStore {
   }
 
   async add(dimension: Dimension, subject: string, points: number, where: Where = 'shared'): Promise<WindowCount> {
-    if (where === 'shared' && !this.closed) {
+    if (where === 'shared' && this.usable()) {
       try {
         const limiter = this.windows[dimension];
         const res = points >= 0 ? await limiter.consume(subject, points) : await limiter.reward(subject, -points);
@@ -124,7 +127,7 @@ export class RedisLimitStore implements LimitStore {
   }
 
   async acquire(subject: string, lease: string, limit: number): Promise<{ ok: boolean; active: number; where: Where }> {
-    if (!this.closed) {
+    if (this.usable()) {
       const key = this.leaseKey(subject);
       try {
         const [taken, active] = await this.redis.syLeaseAcquire(key, lease, limit, this.leaseMs);
@@ -142,11 +145,21 @@ export class RedisLimitStore implements LimitStore {
     if (where === 'local') return this.local.release(subject, lease);
     const key = this.leaseKey(subject);
     this.forget(key, lease);
+    if (!this.usable()) return; // the lease ends by itself after leaseMs
     // A release that cannot reach Redis is not retried: the lease ends by itself after leaseMs.
     await this.redis.zrem(key, lease).then(
       () => undefined,
       (error: unknown) => this.markDown(error instanceof Error ? error.message : String(error)),
     );
+  }
+
+  async ready(): Promise<boolean> {
+    return pingRedis(this.redis);
+  }
+
+  /** The breaker: only a `ready` connection is asked; anything else falls back at once. */
+  private usable(): boolean {
+    return !this.closed && this.redis.status === 'ready';
   }
 
   async close(): Promise<void> {

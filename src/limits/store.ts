@@ -28,6 +28,8 @@ export interface LimitStore {
   acquire(subject: string, lease: string, limit: number): Promise<{ ok: boolean; active: number; where: Where }>;
   /** Frees a slot taken by acquire (a no-op for an unknown lease). */
   release(subject: string, lease: string, where: Where): Promise<void>;
+  /** Is the shared backend answering (GET /readyz)? Always true for memory. */
+  ready(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,10 @@ export class MemoryLimitStore implements LimitStore {
     if (!held) return;
     held.delete(lease);
     if (held.size === 0) this.leases.delete(subject);
+  }
+
+  async ready(): Promise<boolean> {
+    return true;
   }
 
   /** In-flight leases of a subject (tests, admin views). */

@@ -15,17 +15,24 @@ import { openPostgres } from './postgres/store.ts';
 
 export type * from './types.ts';
 export { StorageConflictError } from './db.ts';
+export { StorageUnavailableError, isUnavailable } from './availability.ts';
 export { BalanceLimitError, InsufficientBalanceError, UnknownUserError } from './ledger.ts';
 
 export interface OpenStoreOptions {
-  /** PostgreSQL statement_timeout / query timeout / connect timeout in ms. Default 10 000. */
+  /** PostgreSQL statement_timeout (and, plus 1 s, the client-side read timeout) in ms. Default 10 000. */
   statementTimeoutMs?: number;
+  /** PostgreSQL: opening a connection or waiting for a free pooled one, in ms. Default 2 000. */
+  connectTimeoutMs?: number;
+  /** PostgreSQL: bound of a reachability probe and the stall that triggers one (availability.ts). Default 1 000. */
+  probeTimeoutMs?: number;
   /** PostgreSQL schema (overrides `?schema=`). */
   schema?: string;
   /** PostgreSQL pool size (overrides `?pool_max=`). Default 10. */
   poolMax?: number;
   /** SQLite busy timeout in ms (waiting for another process's write lock). Default 5 000. */
   busyTimeoutMs?: number;
+  /** PostgreSQL: told when the database becomes unreachable and when it is back (metadata only). */
+  onAvailabilityChange?: (up: boolean, reason: string) => void;
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
@@ -46,8 +53,9 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     // Our own parameters are not libpq's: strip them before pg parses the connection string.
     parsed.searchParams.delete('schema');
     parsed.searchParams.delete('pool_max');
+    const { busyTimeoutMs: _sqliteOnly, schema: _schema, poolMax: _poolMax, ...timeouts } = options;
     return openPostgres(parsed.toString(), {
-      ...(options.statementTimeoutMs !== undefined ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
+      ...timeouts,
       ...(schema !== undefined ? { schema } : {}),
       ...(poolMax !== undefined ? { poolMax } : {}),
     });

@@ -4,9 +4,11 @@
 import type { MicroCredits } from '../domain/money.ts';
 import type { AccountsRepo, AuditRepo, NotificationsRepo, SessionsRepo, TokensRepo } from './account-types.ts';
 import type { PricesRepo } from './price-types.ts';
+import type { DependencyCheck } from './availability.ts';
 
 export type * from './account-types.ts';
 export type * from './price-types.ts';
+export type { DependencyCheck } from './availability.ts';
 
 /** 'closed' is final: the account was closed by its owner (keys revoked, personal data erased). */
 export type UserStatus = 'active' | 'suspended' | 'closed';
@@ -384,5 +386,7 @@ export interface Store {
   readonly sessions: SessionsRepo;
   readonly tokens: TokensRepo;
   migrate(): Promise<void>;
+  /** Can the database be reached now? A probe result at most about a second old (GET /readyz). */
+  ready(): Promise<DependencyCheck>;
   close(): Promise<void>;
 }

@@ -61,7 +61,7 @@ describe('openStore (sqlite)', () => {
     other.exec('BEGIN IMMEDIATE');
     const started = Date.now();
     await expect(store.ledger.hold({ requestId: rid(), userId: user.id, amount: 1n, expiresAt: inAMinute() }))
-      .rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      .rejects.toMatchObject({ name: 'StorageUnavailableError', cause: { code: 'SQLITE_BUSY' } }); // → 503 + Retry-After
     expect(Date.now() - started).toBeGreaterThanOrEqual(100);
     other.exec('ROLLBACK');
     other.close();
@@ -141,7 +141,8 @@ describe.runIf(pgEnabled())('openStore (postgres)', () => {
       await locker.query('BEGIN');
       await locker.query(`LOCK TABLE "${schema}".users IN ACCESS EXCLUSIVE MODE`);
       const started = Date.now();
-      await expect(store.users.get(user.id)).rejects.toMatchObject({ code: '57014' }); // query_canceled
+      // query_canceled → 503 + Retry-After
+      await expect(store.users.get(user.id)).rejects.toMatchObject({ name: 'StorageUnavailableError', cause: { code: '57014' } });
       expect(Date.now() - started).toBeLessThan(5_000);
       await locker.query('ROLLBACK');
       expect((await store.users.get(user.id))?.id).toBe(user.id);

@@ -5,9 +5,11 @@
 // goes at once, alone, as the single-request statement: an idle gateway pays no added latency, a busy one
 // pays at most the batch ahead of it. If a batch fails (a concurrent duplicate request id, a deadlock, a
 // timeout), nothing of it was written and every operation of it is re-run alone, so one bad item never fails
-// another request.
+// another request — unless the database itself is unreachable (../availability.ts): then every operation of the
+// batch fails at once, instead of each waiting out its own timeout again.
 
 import type { BatchStats } from '../types.ts';
+import { isUnavailable } from '../availability.ts';
 
 interface Pending<In, Out> {
   input: In;
@@ -50,7 +52,11 @@ export class Batcher<In, Out> {
           let outputs: Out[] | undefined;
           try {
             outputs = await this.runBatch(batch.map((p) => p.input));
-          } catch {
+          } catch (error) {
+            if (isUnavailable(error)) {
+              for (const p of batch) p.reject(error);
+              continue;
+            }
             outputs = undefined;
           }
           if (outputs && outputs.length === batch.length) {

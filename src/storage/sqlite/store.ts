@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Store } from '../types.ts';
+import { Availability, guardStore } from '../availability.ts';
 import type { Database } from '../db.ts';
 import { accountQueries, sessionQueries, tokenQueries, usageConsoleQueries } from '../accounts.ts';
 import { migrateToLatest } from '../migrations/index.ts';
@@ -22,7 +23,10 @@ import { sqliteReconcile } from './prices.ts';
 import { pricesRepo } from '../prices.ts';
 
 export interface SqliteOptions {
-  /** How long a writer waits for another process's write lock (SQLite busy timeout). Default 5 s. */
+  /**
+   * How long a writer waits for another process's write lock (SQLite busy timeout); past it, SQLITE_BUSY becomes
+   * a 503 (../availability.ts). Default 5 s.
+   */
   busyTimeoutMs?: number;
 }
 
@@ -56,7 +60,14 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
   const commits = new GroupCommit(db, { begin: () => ops().beginBatch(), end: () => ops().endBatch() });
   const checkpointer = file === ':memory:' ? undefined : startCheckpointer(db, file);
 
-  return {
+  // The file is local: "reachable" means the connection is open and answers.
+  const availability = new Availability({
+    probe: async () => {
+      db.prepare('SELECT 1').get();
+    },
+  });
+
+  const store: Store = {
     dialect: 'sqlite',
     users: {
       create: createUser(kysely), get: getUser(kysely), list: listUsers(kysely), setStatus: setUserStatus(kysely), setRole: setUserRole(kysely),
@@ -106,10 +117,13 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Store {
       await migrateToLatest(kysely as Kysely<unknown>, 'sqlite');
       ops();
     },
+    ready: () => availability.ready(),
     async close() {
+      availability.close();
       await checkpointer?.close();
       await kysely.destroy();
       if (db.open) db.close();
     },
   };
+  return guardStore(store, availability);
 }
