@@ -4,12 +4,14 @@
 // store's breaker to local limits instead of taxing every request.
 // Bounds below are generous for a loaded 2-core machine; the figures measured are printed (console.info).
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.ts';
 import { parseCredits } from '../src/domain/money.ts';
-import { openStore, type Store } from '../src/storage/index.ts';
+import { isUnavailable, openStore, type Store } from '../src/storage/index.ts';
 import { defaultYaml, startTestGateway, type TestGateway } from './helpers/gateway.ts';
 import { pgEnabled, pgTestUrl } from './helpers/stores.ts';
 import { TcpProxy } from './helpers/tcp-proxy.ts';
@@ -94,6 +96,48 @@ describe('database config', () => {
     expect(config.database).toEqual({ connectTimeoutMs: 1_500, statementTimeoutMs: 3_000, probeTimeoutMs: 700, busyTimeoutMs: 250 });
     expect(() => loadConfig({ env: { ...base, SWITCHYARD_DB_CONNECT_TIMEOUT_MS: '5' }, cwd: '/tmp', yamlText: '' })).toThrow(/SWITCHYARD_DB_CONNECT_TIMEOUT_MS/);
     expect(() => loadConfig({ env: base, cwd: '/tmp', yamlText: 'database:\n  statement_timeout_ms: -1\n' })).toThrow(/database\.statement_timeout_ms/);
+  });
+});
+
+describe('isUnavailable: what counts as "the database cannot be reached"', () => {
+  const withCode = (code: string, message = 'x'): Error => Object.assign(new Error(message), { code });
+  it('takes network failures, connection/shutdown/timeout SQLSTATEs, pool and SQLite lock errors; not the request\'s own errors', () => {
+    for (const error of [
+      withCode('ECONNREFUSED'), withCode('ECONNRESET'), withCode('ETIMEDOUT'), withCode('08006'), withCode('57P01'), withCode('57014'),
+      withCode('53300'), withCode('SQLITE_BUSY'), withCode('SQLITE_BUSY_SNAPSHOT'), new Error('timeout exceeded when trying to connect'),
+      new Error('Connection terminated unexpectedly'), new Error('Query read timeout'), new AggregateError([withCode('ECONNREFUSED')]),
+      new Error('wrapped', { cause: withCode('ECONNRESET') }),
+    ]) expect(isUnavailable(error), String((error as { code?: string }).code ?? error.message)).toBe(true);
+    for (const error of [withCode('23505'), withCode('22003'), withCode('42P01'), withCode('SQLITE_CONSTRAINT'), new RangeError('bad amount'), 'text', null]) {
+      expect(isUnavailable(error)).toBe(false);
+    }
+  });
+});
+
+describe('SQLite locked by another process past the busy timeout', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway({ env: { SWITCHYARD_DB_BUSY_TIMEOUT_MS: '200' } });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers 503 + Retry-After (not 500) while the write lock is held, and serves again once it is free', async () => {
+    const { userId, key } = await t.newUser('10');
+    const first = await chat(t, key);
+    expect(first.status).toBe(200);
+    const other = new BetterSqlite3(join(t.dataDir, 'switchyard.db'));
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      expect503(await chat(t, key));
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    const after = await chat(t, key);
+    expect(after.status).toBe(200);
+    await expectBooksBalanced(t, userId, 10n * 1_000_000n - first.charged - after.charged);
   });
 });
 
