@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './http/context.ts';
+import { edgeServerOptions, installEdge } from './http/edge/index.ts';
 import { installErrorHandling } from './http/errors.ts';
 import { adminRoutes } from './http/routes/admin/index.ts';
 import { consoleRoutes } from './http/routes/console/index.ts';
@@ -27,17 +28,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.config.bodyLimitBytes,
     genReqId: newRequestId,
     requestIdHeader: false,
-    keepAliveTimeout: 65_000,
-    requestTimeout: 0,
     return503OnClosing: true,
-    // Only behind a proxy the operator vouches for: X-Forwarded-Proto (Secure cookies) and -For (client IPs).
-    trustProxy: deps.config.accounts.trustProxy,
+    // Timeouts, the connection cap, trusted proxies (X-Forwarded-*: client IPs, Secure cookies), framework errors.
+    ...edgeServerOptions(deps.config.server),
   });
   app.decorateRequest('auth', undefined);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-switchyard-request-id', request.id);
   });
   installErrorHandling(app, deps.logger);
+  installEdge(app, deps.config.server);
   const metrics = createMetrics(deps.channels, deps.health, deps.store.ledger);
   metrics.instrument(app);
   app.get('/healthz', async () => ({ status: 'ok' }));

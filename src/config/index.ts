@@ -9,9 +9,11 @@ import type { PriceRates } from '../domain/usage.ts';
 import { ConfigError } from './errors.ts';
 import { parseEffectiveFrom, ratesFromFields } from './prices.ts';
 import { fileSchema, type FileConfig } from './schema.ts';
+import { serverConfig, type ServerConfig } from './server.ts';
 import { databaseConfig, type DatabaseConfig } from './database.ts';
 
 export { ConfigError } from './errors.ts';
+export type { ServerConfig, TrustedProxies } from './server.ts';
 export type { DatabaseConfig } from './database.ts';
 
 export interface Timeouts {
@@ -141,8 +143,6 @@ export interface ThrottleConfig {
 export interface AccountsConfig {
   /** Base of every link in a mail, without a trailing slash. */
   publicUrl: string;
-  /** Honour X-Forwarded-Proto / -For (Secure cookies behind a TLS-terminating proxy, client IPs). */
-  trustProxy: boolean;
   /** undefined: mails go to outboxDir as .eml files. */
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -189,6 +189,8 @@ export interface Config {
   routing: Readonly<RoutingConfig>;
   limits: Readonly<LimitsConfig>;
   accounts: Readonly<AccountsConfig>;
+  /** The HTTP edge: timeouts, connection cap, trusted proxies (X-Forwarded-*), input limits (config/server.ts). */
+  server: Readonly<ServerConfig>;
   /** Database timeouts (YAML database.*, SWITCHYARD_DB_* override; config/database.ts). */
   database: Readonly<DatabaseConfig>;
 }
@@ -416,6 +418,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
       concurrencyLeaseMs: file.limits?.concurrency_lease_ms ?? 60_000,
     }),
     accounts,
+    server: serverConfig(file.server ?? {}, env, file.accounts?.trust_proxy),
     database: databaseConfig(file.database ?? {}, env),
   });
 }
@@ -444,16 +447,10 @@ function accountsConfig(
   if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') throw new ConfigError('SWITCHYARD_PUBLIC_URL: expected an http(s) URL');
   const smtpUrl = env.SMTP_URL || file.smtp_url || undefined;
   if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('SMTP_URL: expected smtp://… or smtps://…');
-  const trustProxyEnv = env.SWITCHYARD_TRUST_PROXY;
-  if (trustProxyEnv !== undefined && trustProxyEnv !== '' && !['true', 'false', '1', '0'].includes(trustProxyEnv)) {
-    throw new ConfigError(`SWITCHYARD_TRUST_PROXY: expected true or false, got "${trustProxyEnv}"`);
-  }
-  const trustProxy = trustProxyEnv ? trustProxyEnv === 'true' || trustProxyEnv === '1' : (file.trust_proxy ?? false);
   const outbox = env.SWITCHYARD_OUTBOX_DIR || file.outbox_dir;
   const t = file.throttle ?? {};
   return Object.freeze({
     publicUrl: publicUrl.replace(/\/+$/, ''),
-    trustProxy,
     smtpUrl,
     mailFrom: env.MAIL_FROM || file.mail_from || `Switchyard <no-reply@${mailDomain(parsedUrl.hostname)}>`,
     outboxDir: outbox ? resolve(at.cwd, outbox) : resolve(at.dataDir, 'outbox'),

@@ -127,7 +127,7 @@ export const limitsSchema = z.strictObject({
 export const accountsSchema = z.strictObject({
   /** Where the gateway is reached from outside: the base of every link in a mail. */
   public_url: z.url({ protocol: /^https?$/ }).optional(),
-  /** Honour X-Forwarded-Proto / X-Forwarded-For (only behind a proxy that sets them). */
+  /** Deprecated: `true` is server.trusted_proxies: 1 (one proxy hop); server.trusted_proxies wins when set. */
   trust_proxy: z.boolean().optional(),
   /** smtp://user:pass@host:587 or smtps://…; unset: mails are written to outbox_dir. */
   smtp_url: z.url({ protocol: /^smtps?$/ }).optional(),
@@ -157,6 +157,34 @@ export const accountsSchema = z.strictObject({
     .optional(),
 });
 
+const ms = z.number().int().min(1).max(86_400_000);
+
+/**
+ * The HTTP edge (src/http/edge): how long a client may take to send a request, how many connections one
+ * address may hold, which proxies are trusted for X-Forwarded-*, and input limits. Defaults in config/server.ts.
+ */
+export const serverSchema = z.strictObject({
+  /** The request line and headers must arrive within this long of the connection (or of the previous response). */
+  headers_timeout_ms: ms.optional(),
+  /** The whole request, body included, must arrive within this long (the response is not bounded by it). */
+  request_timeout_ms: ms.optional(),
+  /** No byte of the body for this long: 408 and the connection is closed. */
+  body_idle_timeout_ms: ms.optional(),
+  /** After body_rate_grace_ms, the body's average rate must stay above this (0: no minimum). */
+  body_min_bytes_per_second: z.number().int().min(0).max(1_000_000_000).optional(),
+  body_rate_grace_ms: ms.optional(),
+  /** An idle keep-alive connection is closed after this long (keep it above a load balancer's idle timeout). */
+  keep_alive_timeout_ms: ms.optional(),
+  /** Concurrent connections per socket peer address (behind a proxy: per proxy); 0: no cap. */
+  max_connections_per_ip: z.number().int().min(0).max(1_000_000).optional(),
+  /** Trusted proxies: a hop count (0: none), or addresses/CIDR ranges as a list or a comma-separated string. */
+  trusted_proxies: z.union([z.number().int().min(0).max(16), z.string(), z.array(z.string().min(1))]).optional(),
+  /** JSON request bodies nested deeper than this answer 400. */
+  max_json_depth: z.number().int().min(8).max(1000).optional(),
+  /** A longer request target (path and query) answers 414. */
+  max_url_bytes: z.number().int().min(256).max(65_536).optional(),
+});
+
 /** The gateway's database (src/storage): every call bounded, an unreachable database answers 503 (config/database.ts). */
 export const databaseSchema = z.strictObject({
   /** Opening a PostgreSQL connection, or waiting for a free pooled one. */
@@ -178,6 +206,7 @@ export const fileSchema = z.strictObject({
   billing: billingSchema.optional(),
   limits: limitsSchema.optional(),
   accounts: accountsSchema.optional(),
+  server: serverSchema.optional(),
   database: databaseSchema.optional(),
 });
 

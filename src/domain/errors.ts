@@ -46,8 +46,12 @@ export const ERROR_CATALOGUE = {
   not_found: { status: 404, type: 'not_found_error', failover: false, blameChannel: false },
   method_not_allowed: { status: 405, type: 'invalid_request_error', failover: false, blameChannel: false },
   conflict: { status: 409, type: 'invalid_request_error', failover: false, blameChannel: false },
+  /** The request (headers or body) did not arrive in time: too slow, or stalled (server: timeouts). */
+  request_timeout: { status: 408, type: 'invalid_request_error', failover: false, blameChannel: false },
   request_too_large: { status: 413, type: 'invalid_request_error', failover: false, blameChannel: false },
+  uri_too_long: { status: 414, type: 'invalid_request_error', failover: false, blameChannel: false },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', failover: false, blameChannel: false },
+  headers_too_large: { status: 431, type: 'invalid_request_error', failover: false, blameChannel: false },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error', failover: false, blameChannel: false },
   /** The upstream rejected the request itself (4xx): its status is passed on. */
   upstream_rejected: { status: 400, type: 'invalid_request_error', failover: false, blameChannel: false },

@@ -13,7 +13,6 @@ describe('accounts config', () => {
     const config = loadConfig({ env: { SWITCHYARD_DATA_DIR: dir, PORT: '9000' }, cwd: dir, yamlText: '' });
     expect(config.accounts).toMatchObject({
       publicUrl: 'http://127.0.0.1:9000',
-      trustProxy: false,
       smtpUrl: undefined,
       mailFrom: 'Switchyard <no-reply@localhost.localdomain>',
       outboxDir: join(dir, 'outbox'),
@@ -22,6 +21,7 @@ describe('accounts config', () => {
       resetTokenTtlMs: 3_600_000,
       verifyTokenTtlMs: 48 * 3_600_000,
     });
+    expect(config.server.trustedProxies).toBe(0);
     expect(config.accounts.throttle).toMatchObject({ loginFailuresPerAccount: 10, loginAttemptsPerIp: 100, redisPrefix: 'sy:auth:' });
   });
 
@@ -38,16 +38,18 @@ describe('accounts config', () => {
 `;
     const fromFile = loadConfig({ env: { SWITCHYARD_DATA_DIR: dir }, cwd: dir, yamlText });
     expect(fromFile.accounts).toMatchObject({
-      publicUrl: 'https://ai.example.com', trustProxy: true, smtpUrl: 'smtp://mailer:2525', mailFrom: 'AI <ai@example.com>',
+      publicUrl: 'https://ai.example.com', smtpUrl: 'smtp://mailer:2525', mailFrom: 'AI <ai@example.com>',
       outboxDir: join(dir, 'mails'), sessionTtlMs: 12 * 3_600_000,
     });
     expect(fromFile.accounts.throttle.loginFailuresPerAccount).toBe(4);
+    expect(fromFile.server.trustedProxies).toBe(1); // the deprecated accounts.trust_proxy: true is one hop
     const fromEnv = loadConfig({
       env: { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_PUBLIC_URL: 'https://other.example', SWITCHYARD_TRUST_PROXY: 'false', SMTP_URL: 'smtps://u:p@smtp.example:465', MAIL_FROM: 'x@example.com' },
       cwd: dir,
       yamlText,
     });
-    expect(fromEnv.accounts).toMatchObject({ publicUrl: 'https://other.example', trustProxy: false, smtpUrl: 'smtps://u:p@smtp.example:465', mailFrom: 'x@example.com' });
+    expect(fromEnv.server.trustedProxies).toBe(0);
+    expect(fromEnv.accounts).toMatchObject({ publicUrl: 'https://other.example', smtpUrl: 'smtps://u:p@smtp.example:465', mailFrom: 'x@example.com' });
   });
 
   it('refuses bad values, naming the field', () => {
@@ -66,6 +68,7 @@ describe('accounts config', () => {
     const block = /```yaml\n(accounts:\n[\s\S]*?)```/.exec(readme)?.[1];
     expect(block).toBeDefined();
     const config = loadConfig({ env: { SWITCHYARD_DATA_DIR: dataDir() }, yamlText: block ?? '' });
-    expect(config.accounts).toMatchObject({ publicUrl: 'https://ai.example.com', trustProxy: true, mailFrom: 'AI Gateway <ai@example.com>' });
+    expect(config.accounts).toMatchObject({ publicUrl: 'https://ai.example.com', mailFrom: 'AI Gateway <ai@example.com>' });
+    expect(config.server.trustedProxies).toBe(1);
   });
 });
