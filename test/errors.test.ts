@@ -217,8 +217,10 @@ describe('upstream failures release the hold', () => {
     expect(events.at(-1)).toBe('data: [DONE]');
     const errorEvent = JSON.parse(events.at(-2)?.slice(6) ?? '{}') as { error?: Record<string, unknown> };
     expect(errorEvent.error?.code).toBe('upstream_error');
-    expect(errorEvent.error?.message).toContain('closed the connection');
+    // A fixed message for the class (src/domain/upstream-errors.ts); the cause is in the operator's view.
+    expect(errorEvent.error?.message).toBe(`The upstream provider failed to answer; retry later (request ${res.headers.get('x-switchyard-request-id') ?? ''}).`);
     const event = ((await t.admin('GET', `/usage?user=${userId}`)).json.data as Array<Record<string, unknown>>)[0];
+    expect(event?.upstream_error).toMatchObject({ status: null, code: 'reset' });
     expect(event?.status).toBe('error');
     expect((event?.tokens as Record<string, number>).output).toBeGreaterThan(0);
     expect((event?.tokens as Record<string, number>).output).toBeLessThan(10);

@@ -4,6 +4,7 @@
 import { GatewayError } from '../domain/errors.ts';
 import { formatCredits, minMicro, type MicroCredits } from '../domain/money.ts';
 import { spendPeriods } from '../domain/periods.ts';
+import type { UpstreamSummary } from '../domain/upstream-errors.ts';
 import type { Usage } from '../domain/usage.ts';
 import type { CapRefusal, HoldCaps, LedgerRepo, SpendCaps, UsageEvent, UsageRepo, UsageStatus } from '../storage/types.ts';
 import { costOf, type PricedModel } from './catalogue.ts';
@@ -45,6 +46,8 @@ export interface Outcome {
   ttfbMs: number | null;
   /** The attempt trail (metadata only). */
   attempts?: string | null;
+  /** What the upstream said when it failed the request, scrubbed (for the operator's view of the request). */
+  upstream?: UpstreamSummary | null;
 }
 
 /**
@@ -148,6 +151,7 @@ export class BillingSession {
       latencyMs: Math.round(performance.now() - this.info.startedAt),
       ttfbMs: outcome.ttfbMs,
       attempts: outcome.attempts ?? null,
+      upstreamError: outcome.upstream ?? null,
       createdAt: new Date(),
     };
     if (this.books.mode === 'metered') {
@@ -180,6 +184,7 @@ export class BillingSession {
       channel: where.channel ?? null,
       ttfbMs: null,
       attempts: where.attempts ?? null,
+      upstream: error instanceof GatewayError ? (error.upstream ?? null) : null,
     });
   }
 }

@@ -1,4 +1,5 @@
 // The one error type and its catalogue. http/ turns a GatewayError into OpenAI's error JSON in one place.
+import type { UpstreamSummary } from './upstream-errors.ts';
 
 export type ErrorType =
   | 'invalid_request_error'
@@ -79,11 +80,13 @@ export class GatewayError extends Error {
   readonly blameChannel: boolean;
   /** Seconds, for 429s and 503s. */
   readonly retryAfter: number | undefined;
+  /** What the upstream said, scrubbed (./upstream-errors.ts): for the operator's view of the request. */
+  readonly upstream: UpstreamSummary | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { param?: string | null; status?: number; retryAfter?: number; cause?: unknown; type?: ErrorType } = {},
+    options: { param?: string | null; status?: number; retryAfter?: number; cause?: unknown; type?: ErrorType; upstream?: UpstreamSummary } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     const entry: CatalogueEntry = ERROR_CATALOGUE[code];
@@ -95,6 +98,7 @@ export class GatewayError extends Error {
     this.failover = entry.failover;
     this.blameChannel = entry.blameChannel;
     this.retryAfter = options.retryAfter;
+    this.upstream = options.upstream;
   }
 }
 

@@ -38,7 +38,7 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     /** The route's client protocol error shape (default: OpenAI's). */
-    errorBody?: (error: GatewayError) => unknown;
+    errorBody?: (error: GatewayError, requestId: string | null) => unknown;
   }
 }
 

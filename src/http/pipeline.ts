@@ -135,8 +135,9 @@ async function* nativeSteps(run: Run, frames: AsyncIterable<SseFrame>, delivered
   for await (const item of native.tap(frames)) {
     if (item.delivered) delivered.push(item.delivered);
     const receipt = item.usage ? { usage: item.usage, cost: run.session.chargeFor(item.usage) } : undefined;
-    // An upstream error event is already in the client's protocol: it goes out as it came.
-    yield { text: passThrough.frame(item.frame, receipt), usage: item.usage, done: item.done, error: item.error };
+    // An upstream error event is not forwarded (it may name the operator's organization or hosts): the stream
+    // ends with the gateway's own error event instead (respondStream → passThrough.error).
+    yield item.error ? { text: '', error: item.error } : { text: passThrough.frame(item.frame, receipt), usage: item.usage, done: item.done };
   }
 }
 
@@ -197,7 +198,6 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
   let completed = false;
   let failure: GatewayError | undefined;
   let ttfbMs: number | null = null;
-  let failureSent = false;
   const steps: AsyncIterable<StreamStep> = {
     [Symbol.asyncIterator]: () => opened.rest,
   };
@@ -208,10 +208,6 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
     })()) {
       if (step.error) {
         failure = step.error;
-        if (run.native && step.text) {
-          await writer.write(step.text);
-          failureSent = true;
-        }
         break;
       }
       if (step.usage) usage = step.usage;
@@ -243,7 +239,7 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
   // finds its receipt (GET /v1/generation) and ledger lines already there, as a JSON answer does.
   const settleThenEnd = async (status: Outcome['status'], httpStatus: number, code: string | null, last: () => string): Promise<void> => {
     try {
-      await session.settle(outcome(run, billed, status, httpStatus, code, ttfbMs));
+      await session.settle({ ...outcome(run, billed, status, httpStatus, code, ttfbMs), upstream: failure?.upstream ?? null });
     } finally {
       writer.end(last());
     }
@@ -251,7 +247,7 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
   if (failure) {
     const passThrough = run.native ? run.dialect.passThrough : undefined;
     const error = failure;
-    await settleThenEnd('error', error.status, error.code, () => (failureSent ? '' : passThrough ? passThrough.error(error) : encoder.error(error)));
+    await settleThenEnd('error', error.status, error.code, () => (passThrough ? passThrough.error(error, session.info.requestId) : encoder.error(error)));
     return;
   }
   // A passed-through stream already carried the upstream's own end; a translated one gets the dialect's.

@@ -60,13 +60,16 @@ export interface ChatDialect {
   decode(body: unknown): DecodedChat;
   encodeResponse(response: ChatCompletion, receipt: Receipt, context: DialectContext): unknown;
   streamEncoder(context: DialectContext): ChatStreamEncoder;
-  errorBody(error: GatewayError): unknown;
+  errorBody(error: GatewayError, requestId: string | null): unknown;
   /** Same-protocol pass-through of the upstream's own body and frames (with the receipt added). */
   passThrough?: {
     encodeResponse(body: unknown, receipt: Receipt): unknown;
     /** SSE text for one of the upstream's own frames; `receipt` when the frame reported the usage. */
     frame(frame: SseFrame, receipt: Receipt | undefined): string;
-    /** A bare error event (the stream's opening events were the upstream's and have been sent). */
-    error(error: GatewayError): string;
+    /**
+     * A bare error event (the stream's opening events were the upstream's and have been sent), also in place of
+     * an error event the upstream sent: the client never gets the upstream's own words.
+     */
+    error(error: GatewayError, requestId: string): string;
   };
 }

@@ -10,6 +10,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ColumnType, Generated } from 'kysely';
+import type { UpstreamSummary } from '../domain/upstream-errors.ts';
 import type {
   AccountRateLimits, ApiKeyRecord, KeyAuthRecord, KeyRateLimits, LedgerEntry, LedgerKind, SpendCaps, UsageEvent, UsageStatus, UserRecord,
   UserRole, UserStatus,
@@ -161,6 +162,10 @@ export interface UsageEventsTable {
   ttfb_ms: IntNull;
   attempts: string | null;
   created_at: Big;
+  /** The upstream's error (migration 0013): status, code or type, scrubbed message. */
+  upstream_status: IntNull;
+  upstream_code: string | null;
+  upstream_message: string | null;
 }
 
 export interface ModelPricesTable {
@@ -397,6 +402,7 @@ export function mapUsage(row: {
   cached_input_tokens: unknown; cache_write_tokens: unknown; output_tokens: unknown;
   reasoning_tokens: unknown; held: unknown; cost: unknown; price_version: unknown; status: string;
   http_status: unknown; error_code: string | null; latency_ms: unknown; ttfb_ms: unknown; attempts?: string | null; created_at: unknown;
+  upstream_status?: unknown; upstream_code?: string | null; upstream_message?: string | null;
 }): UsageEvent {
   return {
     requestId: row.request_id,
@@ -421,8 +427,16 @@ export function mapUsage(row: {
     latencyMs: toNum(row.latency_ms),
     ttfbMs: toNumOrNull(row.ttfb_ms),
     attempts: row.attempts ?? null,
+    upstreamError: upstreamOf(row),
     createdAt: toDate(row.created_at),
   };
+}
+
+function upstreamOf(row: { upstream_status?: unknown; upstream_code?: string | null; upstream_message?: string | null }): UpstreamSummary | null {
+  const status = toNumOrNull(row.upstream_status ?? null);
+  const code = row.upstream_code ?? null;
+  const message = row.upstream_message ?? null;
+  return status === null && code === null && message === null ? null : { status, code, message };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -463,6 +477,7 @@ export const USAGE_COLUMNS = [
   'user_id', 'key_id', 'model', 'provider', 'channel', 'endpoint', 'stream', 'input_tokens',
   'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens', 'held', 'price_version',
   'status', 'http_status', 'error_code', 'latency_ms', 'ttfb_ms', 'attempts', 'created_at',
+  'upstream_status', 'upstream_code', 'upstream_message',
 ] as const;
 
 export type UsageColumn = (typeof USAGE_COLUMNS)[number];
@@ -492,5 +507,8 @@ export function usageRow(u: UsageEvent): Record<UsageColumn, UsageValue> {
     ttfb_ms: u.ttfbMs,
     attempts: u.attempts ?? null,
     created_at: u.createdAt.getTime(),
+    upstream_status: u.upstreamError?.status ?? null,
+    upstream_code: u.upstreamError?.code ?? null,
+    upstream_message: u.upstreamError?.message ?? null,
   };
 }

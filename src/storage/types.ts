@@ -2,6 +2,7 @@
 // Kysely and the database drivers. No table has a column that can hold a prompt, an output or a file.
 
 import type { MicroCredits } from '../domain/money.ts';
+import type { UpstreamSummary } from '../domain/upstream-errors.ts';
 import type { AccountsRepo, AuditRepo, NotificationsRepo, SessionsRepo, TokensRepo } from './account-types.ts';
 import type { PricesRepo } from './price-types.ts';
 import type { DependencyCheck } from './availability.ts';
@@ -124,7 +125,7 @@ export interface LedgerEntry {
 
 export type UsageStatus = 'ok' | 'error' | 'client_closed' | 'expired';
 
-/** Metadata only: never a prompt, an output or an upstream error body. */
+/** Metadata only: never a prompt, an output or an upstream error body (only its scrubbed summary). */
 export interface UsageEvent {
   requestId: string;
   userId: string;
@@ -149,6 +150,8 @@ export interface UsageEvent {
   ttfbMs: number | null;
   /** The channels tried, `channel;outcome;ms` comma-separated (as in x-switchyard-attempts). */
   attempts?: string | null;
+  /** The upstream's error when it failed the request: status, code, scrubbed message (domain/upstream-errors.ts). */
+  upstreamError?: UpstreamSummary | null;
   createdAt: Date;
 }
 

@@ -225,7 +225,8 @@ describe('gemini errors', () => {
 
   it('maps Google statuses to the catalogue', () => {
     expect(status('invalid_argument', 400)).toMatchObject({ code: 'upstream_rejected', status: 400, failover: false });
-    expect(status('invalid_argument', 400).message).toBe('upstream returned 400 (INVALID_ARGUMENT): * GenerateContentRequest.contents: contents is not specified\n');
+    // Scrubbed to one line (src/domain/upstream-errors.ts): the trailing newline goes.
+    expect(status('invalid_argument', 400).message).toBe('upstream returned 400 (INVALID_ARGUMENT): * GenerateContentRequest.contents: contents is not specified');
     expect(status('failed_precondition', 400)).toMatchObject({ code: 'upstream_rejected', status: 400 });
     expect(status('api_key_invalid', 400)).toMatchObject({ code: 'upstream_auth_failed', status: 502, failover: true });
     expect(status('permission_denied', 403)).toMatchObject({ code: 'upstream_auth_failed' });

@@ -343,7 +343,7 @@ export function startMockAnthropic(options: MockAnthropicOptions = {}): Promise<
     if (requests.length >= 10_000) requests.splice(0, 5_000); // bounded, for long benchmark runs
     requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
     const fault = options.fault?.({ method: req.method ?? 'GET', path, headers: req.headers, body });
-    if (fault?.status !== undefined && fault.status >= 400 && fault.status <= 599) return sendError(res, state, fault.status, undefined, fault.retryAfter);
+    if (fault?.status !== undefined && fault.status >= 400 && fault.status <= 599) return sendError(res, state, fault.status, fault.message, fault.retryAfter);
     if (options.apiKey !== undefined) {
       const auth = req.headers.authorization;
       const given = req.headers['x-api-key'] ?? (auth?.startsWith('Bearer ') ? auth.slice(7) : undefined);

@@ -9,5 +9,7 @@
 export interface MockFault {
   status?: number;
   retryAfter?: number;
+  /** With `status`: the error body's message in place of the documented one (as an upstream may word it). */
+  message?: string;
   directives?: string;
 }

@@ -754,7 +754,8 @@ export function startMockOpenAI(options: MockOpenAIOptions = {}): Promise<MockOp
     const fault = options.fault?.({ method: req.method ?? 'GET', path, headers: req.headers, body });
     if (fault?.status !== undefined && fault.status >= 400 && fault.status <= 599) {
       const model = isRecord(body) && typeof body.model === 'string' ? body.model : 'unknown';
-      sendError(res, state, fault.status, errorForStatus(fault.status, model), fault.retryAfter);
+      const spec = errorForStatus(fault.status, model);
+      sendError(res, state, fault.status, fault.message === undefined ? spec : { ...spec, message: fault.message }, fault.retryAfter);
       return;
     }
     const extra = fault?.directives;

@@ -4,7 +4,7 @@ import { formatCredits } from '../../domain/money.ts';
 import { isObject } from '../../providers/shared/usage.ts';
 import type { Warning } from '../../providers/shared/types.ts';
 import type { ChatDialect, Receipt } from '../dialect.ts';
-import { anthropicErrorBody, anthropicErrorType } from './errors.ts';
+import { anthropicErrorBody, anthropicErrorEvent } from './errors.ts';
 import { toCanonical, validateMessagesRequest } from './request.ts';
 import { toAnthropicMessage } from './response.ts';
 import { anthropicEvent, anthropicRawEvent } from './sse.ts';
@@ -26,7 +26,7 @@ export const anthropicDialect: ChatDialect = {
   },
   encodeResponse: (response, receipt, context) => toAnthropicMessage(response, receipt, context.model, context.requestId),
   streamEncoder: (context) => anthropicStreamEncoder(context),
-  errorBody: (error) => anthropicErrorBody(error),
+  errorBody: anthropicErrorBody,
   passThrough: {
     encodeResponse(body, receipt) {
       return isObject(body) ? { ...body, usage: withCost(body.usage, receipt) } : body;
@@ -41,6 +41,6 @@ export const anthropicDialect: ChatDialect = {
       }
       return anthropicRawEvent(frame.event, frame.data);
     },
-    error: (error) => anthropicEvent('error', { type: 'error', error: { type: anthropicErrorType(error), message: error.message } }),
+    error: (error, requestId) => anthropicEvent('error', anthropicErrorEvent(error, requestId)),
   },
 };

@@ -1,6 +1,8 @@
 // Anthropic's error shape for /v1/messages, from the same catalogue as every other error.
 // https://docs.claude.com/en/api/errors — {"type":"error","error":{"type","message"},"request_id"}
+// The message is the client's (domain/upstream-errors.ts clientMessage): never an upstream's own words.
 import type { GatewayError } from '../../domain/errors.ts';
+import { clientMessage } from '../../domain/upstream-errors.ts';
 
 export type AnthropicErrorType =
   | 'invalid_request_error'
@@ -37,6 +39,11 @@ export function anthropicErrorType(error: GatewayError): AnthropicErrorType {
   }
 }
 
-export function anthropicErrorBody(error: GatewayError, requestId: string | null = null): Record<string, unknown> {
-  return { type: 'error', error: { type: anthropicErrorType(error), message: error.message }, request_id: requestId };
+/** The error event of a stream: `event: error` with `{"type":"error","error":{"type","message"}}`. */
+export function anthropicErrorEvent(error: GatewayError, requestId: string | null): { type: 'error'; error: { type: AnthropicErrorType; message: string } } {
+  return { type: 'error', error: { type: anthropicErrorType(error), message: clientMessage(error, requestId) } };
+}
+
+export function anthropicErrorBody(error: GatewayError, requestId: string | null): Record<string, unknown> {
+  return { ...anthropicErrorEvent(error, requestId), request_id: requestId };
 }

@@ -4,7 +4,7 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { GatewayError } from '../../domain/errors.ts';
 import type { ChatStreamEncoder, DialectContext, Receipt } from '../dialect.ts';
-import { anthropicErrorType } from './errors.ts';
+import { anthropicErrorEvent } from './errors.ts';
 import { anthropicUsage, messageId, stopReason, type StopReason } from './response.ts';
 import { anthropicEvent } from './sse.ts';
 
@@ -91,7 +91,7 @@ export function anthropicStreamEncoder(context: DialectContext): ChatStreamEncod
       );
     },
     error(error: GatewayError): string {
-      return start(undefined) + anthropicEvent('error', { type: 'error', error: { type: anthropicErrorType(error), message: error.message } });
+      return start(undefined) + anthropicEvent('error', anthropicErrorEvent(error, context.requestId));
     },
   };
 }

@@ -23,7 +23,7 @@ function streamEncoder(context: DialectContext): ChatStreamEncoder {
       return sseData(raw ?? JSON.stringify(chunk));
     },
     end: () => SSE_DONE,
-    error: sseError,
+    error: (error) => sseError(error, context.requestId),
   };
 }
 

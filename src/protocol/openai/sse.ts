@@ -17,6 +17,6 @@ export function sseData(json: string): string {
 export const SSE_DONE = 'data: [DONE]\n\n';
 
 /** After the first byte, a failure ends the stream with an explicit error event, then [DONE]. */
-export function sseError(error: GatewayError): string {
-  return sseData(JSON.stringify(openAIErrorBody(error))) + SSE_DONE;
+export function sseError(error: GatewayError, requestId: string | null): string {
+  return sseData(JSON.stringify(openAIErrorBody(error, requestId))) + SSE_DONE;
 }

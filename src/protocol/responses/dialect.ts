@@ -52,7 +52,7 @@ export const responsesDialect: ChatDialect = {
       return responsesRawEvent(frame.event, frame.data);
     },
     // The upstream numbered its own events; a failure the gateway adds after them is the last one.
-    error: (error) => responsesEvent({ type: 'error', sequence_number: Number.MAX_SAFE_INTEGER, ...errorEventFields(error) }),
+    error: (error, requestId) => responsesEvent({ type: 'error', sequence_number: Number.MAX_SAFE_INTEGER, ...errorEventFields(error, requestId) }),
   },
 };
 

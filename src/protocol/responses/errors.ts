@@ -4,6 +4,7 @@
 // https://platform.openai.com/docs/api-reference/responses/create
 // https://platform.openai.com/docs/api-reference/responses-streaming (`error`, `response.failed`)
 import { GatewayError } from '../../domain/errors.ts';
+import { clientMessage } from '../../domain/upstream-errors.ts';
 
 const NO_STATE = 'Switchyard is stateless: it stores no request or response bodies';
 const SEND_HISTORY = "keep the conversation on your side and send the earlier turns (including the previous response's output items) in 'input'";
@@ -43,11 +44,7 @@ export function responseErrorCode(error: GatewayError): 'rate_limit_exceeded' | 
  * same under `error`, which is what the official SDKs throw on (openai-node core/streaming.ts:
  * `if (data && data.error) throw new APIError(...)`) and what OpenAI itself sends.
  */
-export function errorEventFields(error: GatewayError): Record<string, unknown> {
-  return {
-    code: error.code,
-    message: error.message,
-    param: error.param,
-    error: { type: error.type, code: error.code, message: error.message, param: error.param },
-  };
+export function errorEventFields(error: GatewayError, requestId: string | null): Record<string, unknown> {
+  const message = clientMessage(error, requestId);
+  return { code: error.code, message, param: error.param, error: { type: error.type, code: error.code, message, param: error.param } };
 }

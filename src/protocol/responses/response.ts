@@ -26,6 +26,8 @@ export type OutputItem = ResponseReasoningItem | ResponseOutputMessage | Respons
 
 /** What identifies one response: its ids are derived from the gateway's request id (x-switchyard-request-id). */
 export interface ResponseIdentity {
+  /** The gateway's request id (req_…); `base` is it without the prefix, for the ids of the response and items. */
+  requestId: string;
   base: string;
   createdAt: number;
   model: string;
@@ -33,7 +35,7 @@ export interface ResponseIdentity {
 }
 
 export function identity(requestId: string, createdAt: number, model: string, request: ResponsesRequest | undefined): ResponseIdentity {
-  return { base: requestId.replace(/^req_/, ''), createdAt, model, request };
+  return { requestId, base: requestId.replace(/^req_/, ''), createdAt, model, request };
 }
 
 export const itemId = (id: ResponseIdentity, prefix: 'msg' | 'fc' | 'rs', index: number): string => `${prefix}_${id.base}_${index}`;

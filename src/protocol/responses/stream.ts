@@ -18,6 +18,7 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { ResponseFunctionToolCall, ResponseOutputMessage, ResponseReasoningItem } from 'openai/resources/responses/responses';
 import type { GatewayError } from '../../domain/errors.ts';
+import { clientMessage } from '../../domain/upstream-errors.ts';
 import type { ChatStreamEncoder, Receipt } from '../dialect.ts';
 import { errorEventFields, responseErrorCode } from './errors.ts';
 import { incompleteReason, itemId, responseObject, responsesUsage, type ItemStatus, type OutputItem, type ResponseIdentity } from './response.ts';
@@ -218,9 +219,9 @@ export function responsesStreamEncoder(id: ResponseIdentity): ChatStreamEncoder 
     },
     error(error: GatewayError): string {
       start();
-      const response = responseObject(id, { status: 'failed', output: snapshotOutput(), error: { code: responseErrorCode(error), message: error.message } });
+      const response = responseObject(id, { status: 'failed', output: snapshotOutput(), error: { code: responseErrorCode(error), message: clientMessage(error, id.requestId) } });
       emit('response.failed', { response });
-      emit('error', errorEventFields(error));
+      emit('error', errorEventFields(error, id.requestId));
       return flush();
     },
   };

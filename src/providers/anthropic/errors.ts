@@ -10,10 +10,11 @@
 //   500 api_error, 529 overloaded_error, any other 5xx → upstream_error (retryable: fail over)
 // Transport failures (connect, reset, timeouts, bad response) mean the same for every upstream: that mapping
 // is the OpenAI-compatible adapter's, reused rather than repeated.
-import { GatewayError } from '../../domain/errors.ts';
+import type { GatewayError } from '../../domain/errors.ts';
 import { classifyOpenAIError } from '../openai-compatible/errors.ts';
+import { summarizeUpstreamError, upstreamError } from '../shared/errors.ts';
 import type { UpstreamFailure } from '../shared/types.ts';
-import { isObject, summarizeUpstreamError } from '../shared/usage.ts';
+import { isObject } from '../shared/usage.ts';
 
 /** The HTTP status Anthropic documents for each error type (used for errors that arrive inside a stream). */
 const STATUS_OF_TYPE: Readonly<Record<string, number>> = {
@@ -40,11 +41,9 @@ export function classifyAnthropicError(failure: UpstreamFailure): GatewayError {
   if (failure.kind !== 'status') return classifyOpenAIError(failure);
   const status = failure.status ?? 502;
   const { type, message } = errorOf(failure.body);
-  if (status === 402 || type === 'billing_error' || (status === 400 && /credit balance/i.test(message))) {
-    return new GatewayError('upstream_error', `the upstream account cannot pay for the request (${summarizeUpstreamError(failure.body, status)})`);
-  }
-  if (status === 529 || type === 'overloaded_error') {
-    return new GatewayError('upstream_error', summarizeUpstreamError(failure.body, status));
+  // The channel's account cannot pay (a 400 about the credit balance too): the operator's problem, not the caller's.
+  if (status === 402 || type === 'billing_error' || (status === 400 && /credit balance/i.test(message)) || status === 529 || type === 'overloaded_error') {
+    return upstreamError('upstream_error', summarizeUpstreamError(failure.body, status));
   }
   // 401/403 → auth failed, 429 → rate limited with Retry-After, 408/409/5xx → upstream_error,
   // other 4xx → upstream_rejected with the upstream's status: the same rules as OpenAI's.

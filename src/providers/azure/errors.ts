@@ -5,6 +5,7 @@
 // A completion the filter cuts short is not an error: `finish_reason: "content_filter"` passes through.
 import { GatewayError } from '../../domain/errors.ts';
 import { classifyOpenAIError } from '../openai-compatible/errors.ts';
+import { summarizeUpstreamError } from '../shared/errors.ts';
 import type { UpstreamFailure } from '../shared/types.ts';
 import { isObject } from '../shared/usage.ts';
 
@@ -28,6 +29,7 @@ export function classifyAzureError(failure: UpstreamFailure): GatewayError {
       return new GatewayError('upstream_rejected', `Azure OpenAI's content filter blocked the prompt${which}; rephrase it or review the deployment's content filter policy.`, {
         status: 400,
         param: 'messages',
+        upstream: summarizeUpstreamError(failure.body, 400),
       });
     }
   }

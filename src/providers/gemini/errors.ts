@@ -12,11 +12,12 @@
 // - 408, 409, 5xx (500 INTERNAL, 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED, …) → upstream_error.
 // - other 4xx (400 INVALID_ARGUMENT / FAILED_PRECONDITION, 404 NOT_FOUND, …) → upstream_rejected with the status.
 // - transport failures: exactly as the OpenAI-compatible adapter maps them.
-// Messages are short summaries (summarizeUpstreamError): the status name and at most 200 characters.
-import { GatewayError } from '../../domain/errors.ts';
+// Each error carries the scrubbed summary (../shared/errors.ts): the status name and the scrubbed message.
+import type { GatewayError } from '../../domain/errors.ts';
 import { classifyOpenAIError } from '../openai-compatible/errors.ts';
+import { summarizeUpstreamError, upstreamError } from '../shared/errors.ts';
 import type { UpstreamFailure } from '../shared/types.ts';
-import { isObject, summarizeUpstreamError, type Json } from '../shared/usage.ts';
+import { isObject, type Json } from '../shared/usage.ts';
 
 interface GoogleError {
   code: number | undefined;
@@ -62,14 +63,14 @@ export function classifyGeminiError(failure: UpstreamFailure): GatewayError {
   const status = failure.status ?? err.code ?? 502;
   const summary = summarizeUpstreamError({ error: { code: err.status, message: err.message } }, status);
   if (status === 401 || status === 403 || (err.status !== undefined && AUTH_STATUSES.has(err.status)) || err.reasons.includes('API_KEY_INVALID')) {
-    return new GatewayError('upstream_auth_failed', `the upstream refused the gateway's credentials (${status}${err.status ? ` ${err.status}` : ''})`);
+    return upstreamError('upstream_auth_failed', summary);
   }
   if (status === 429 || err.status === 'RESOURCE_EXHAUSTED') {
     const retryAfter = retryAfterHeader(failure.headers) ?? err.retryDelay;
-    return new GatewayError('upstream_rate_limited', summary, retryAfter === undefined ? {} : { retryAfter });
+    return upstreamError('upstream_rate_limited', summary, retryAfter === undefined ? {} : { retryAfter });
   }
   if (status === 408 || status === 409 || status >= 500 || (err.status !== undefined && SERVER_STATUSES.has(err.status))) {
-    return new GatewayError('upstream_error', summary);
+    return upstreamError('upstream_error', summary);
   }
-  return new GatewayError('upstream_rejected', summary, { status });
+  return upstreamError('upstream_rejected', summary, { status });
 }

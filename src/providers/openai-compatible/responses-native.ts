@@ -3,10 +3,10 @@
 // reads the usage from response.completed / response.incomplete.
 // https://platform.openai.com/docs/api-reference/responses/create
 // https://platform.openai.com/docs/api-reference/responses-streaming
-import { GatewayError } from '../../domain/errors.ts';
 import type { Usage } from '../../domain/usage.ts';
 import type { NativeCodec, NativeFrame, SseFrame } from '../shared/types.ts';
-import { int, isObject, summarizeUpstreamError } from '../shared/usage.ts';
+import { summarizeUpstreamError, upstreamError } from '../shared/errors.ts';
+import { int, isObject } from '../shared/usage.ts';
 import { upstreamHeaders } from './request.ts';
 import type { Vendor } from './vendor.ts';
 
@@ -50,7 +50,7 @@ async function* tap(frames: AsyncIterable<SseFrame>): AsyncGenerator<NativeFrame
       yield usage ? { frame, usage, done: true } : { frame, done: true };
     } else if (type === 'response.failed' || type === 'error') {
       const source = type === 'error' ? event : isObject(event.response) ? { error: event.response.error } : event;
-      yield { frame, error: new GatewayError('upstream_error', summarizeUpstreamError(source, undefined)) };
+      yield { frame, error: upstreamError('upstream_error', summarizeUpstreamError(source, undefined)) };
     } else yield { frame };
   }
 }

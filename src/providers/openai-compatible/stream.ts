@@ -7,7 +7,8 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { GatewayError } from '../../domain/errors.ts';
 import type { ChatStreamEvent, SseFrame } from '../shared/types.ts';
-import { isObject, summarizeUpstreamError } from '../shared/usage.ts';
+import { summarizeUpstreamError, upstreamError } from '../shared/errors.ts';
+import { isObject } from '../shared/usage.ts';
 import { usageFromOpenAI } from './response.ts';
 
 function chunkUsage(chunk: Record<string, unknown>): unknown {
@@ -38,7 +39,7 @@ export async function* decodeChatStream(frames: AsyncIterable<SseFrame>): AsyncG
     }
     if (!isObject(parsed)) continue;
     if (parsed.error !== undefined && parsed.choices === undefined) {
-      yield { type: 'error', error: new GatewayError('upstream_error', summarizeUpstreamError(parsed, undefined)) };
+      yield { type: 'error', error: upstreamError('upstream_error', summarizeUpstreamError(parsed, undefined)) };
       return;
     }
     yield { type: 'chunk', chunk: parsed as unknown as ChatCompletionChunk, raw: data, usage: usageFromOpenAI(chunkUsage(parsed)) };

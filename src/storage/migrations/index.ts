@@ -14,6 +14,7 @@ import { accountLimits } from './0008_account_limits.ts';
 import { batchCustomPlans } from './0010_batch_custom_plans.ts';
 import { mailRetry } from './0011_mail_retry.ts';
 import { auditOutcome } from './0012_audit_outcome.ts';
+import { upstreamError } from './0013_upstream_error.ts';
 
 export function migrations(dialect: Dialect): Record<string, Migration> {
   // Names sort in application order; never rename or edit a shipped migration, add a new one.
@@ -30,6 +31,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '0010_batch_custom_plans': batchCustomPlans(dialect),
     '0011_mail_retry': mailRetry(dialect),
     '0012_audit_outcome': auditOutcome(dialect),
+    '0013_upstream_error': upstreamError(dialect),
   };
 }
 

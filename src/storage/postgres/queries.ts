@@ -68,6 +68,7 @@ function usagePlaceholders(first: number, held: (p: string) => string = (p) => `
       case 'created_at': return `${p}::bigint`;
       case 'input_tokens': case 'cached_input_tokens': case 'cache_write_tokens': case 'output_tokens':
       case 'reasoning_tokens': case 'price_version': case 'http_status': case 'latency_ms': case 'ttfb_ms':
+      case 'upstream_status':
         return `${p}::integer`;
       default: return p;
     }
@@ -79,7 +80,7 @@ function usagePlaceholders(first: number, held: (p: string) => string = (p) => `
 const usageValues = usagePlaceholders(4, (p) => `COALESCE((SELECT held FROM h), (SELECT amount FROM holds WHERE request_id = $1), ${p}::bigint)`);
 
 export const SETTLE = {
-  name: 'sy_settle_v2',
+  name: 'sy_settle_v3',
   text: `WITH h AS (
       UPDATE holds SET status = CASE WHEN LEAST($2::bigint, amount) > 0 THEN 'settled' ELSE 'released' END
        WHERE request_id = $1 AND status = 'held'
@@ -106,7 +107,7 @@ export const SETTLE = {
 const recordValues = usagePlaceholders(3);
 
 export const RECORD_USAGE = {
-  name: 'sy_record_usage_v1',
+  name: 'sy_record_usage_v2',
   text: `INSERT INTO usage_events (request_id, ${USAGE_COLUMNS.join(', ')}, cost)
     VALUES ($1, ${recordValues.join(', ')}, $2::bigint)
     ON CONFLICT (request_id) DO NOTHING`,
@@ -115,7 +116,7 @@ export const RECORD_USAGE = {
 // Metered billing, many events in one statement (./batcher.ts): $1 a JSON array of usage events keyed by column
 // (bigints as strings), cost included.
 export const RECORD_USAGE_BATCH = {
-  name: 'sy_record_usage_batch_v1',
+  name: 'sy_record_usage_batch_v2',
   text: `INSERT INTO usage_events (request_id, ${USAGE_COLUMNS.join(', ')}, cost)
     SELECT request_id, ${USAGE_COLUMNS.join(', ')}, cost FROM jsonb_populate_recordset(NULL::usage_events, $1::jsonb)
     ON CONFLICT (request_id) DO NOTHING`,

@@ -107,7 +107,8 @@ function usageParams(u: UsageEvent, held: bigint, cost: bigint): UsageParams {
   return [
     u.requestId, u.userId, u.keyId, u.model, u.provider, u.channel, u.endpoint, u.stream ? 1 : 0, u.inputTokens,
     u.cachedInputTokens, u.cacheWriteTokens, u.outputTokens, u.reasoningTokens, held, u.priceVersion, u.status,
-    u.httpStatus, u.errorCode, u.latencyMs, u.ttfbMs, u.attempts ?? null, u.createdAt.getTime(), cost,
+    u.httpStatus, u.errorCode, u.latencyMs, u.ttfbMs, u.attempts ?? null, u.createdAt.getTime(),
+    u.upstreamError?.status ?? null, u.upstreamError?.code ?? null, u.upstreamError?.message ?? null, cost,
   ];
 }
 

@@ -72,6 +72,8 @@ export const usageView = (u: UsageEvent) => ({
   latency_ms: u.latencyMs,
   ttfb_ms: u.ttfbMs,
   attempts: u.attempts ?? null,
+  /** What the upstream said when it failed the request: status, code, scrubbed message (never prompt text). */
+  upstream_error: u.upstreamError ?? null,
   created_at: u.createdAt.toISOString(),
 });
 
