@@ -75,6 +75,7 @@ describe.each(backends)('upstream errors (%s)', (backend) => {
   - { id: openai-direct, type: openai, base_url: ${responses.url}, api_key: sk-openai-upstream }`,
           `  - { id: faulty-model, channels: [{ provider: faulty, upstream_model: gpt-4o }], price: { input_per_mtok_usd: 1, output_per_mtok_usd: 1 } }
   - { id: dead-model, channels: [{ provider: dead }], price: { input_per_mtok_usd: 1, output_per_mtok_usd: 1 } }
+  - { id: faulty-embeddings, kind: embeddings, channels: [{ provider: faulty, upstream_model: text-embedding-3-small }], price: { input_per_mtok_usd: 0.02 } }
   - { id: claude-sonnet, max_output_tokens: 1000, channels: [{ provider: claude-direct, upstream_model: claude-sonnet-4-5 }], price: { input_per_mtok_usd: 3, output_per_mtok_usd: 15 } }
   - { id: gpt-5, max_output_tokens: 1000, channels: [{ provider: openai-direct, upstream_model: gpt-5-2025-08-07 }], price: { input_per_mtok_usd: 1.25, output_per_mtok_usd: 10 } }`,
         ),
@@ -131,6 +132,15 @@ describe.each(backends)('upstream errors (%s)', (backend) => {
       const auth = (await chat('faulty-model', 'hi').catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
       expectFixed(auth.message, CREDENTIALS, requestIdOf(auth.headers), 'Incorrect API key', 'platform.openai.com');
       expect(await upstreamOf(requestIdOf(auth.headers))).toMatchObject({ status: 401, code: 'invalid_api_key', message: 'Incorrect API key provided. You can find your API key at [url].' });
+    });
+
+    it('embeddings: the same classes, the same messages', async () => {
+      openaiFault = { status: 429, message: OPENAI_429 };
+      const err = (await openai().embeddings.create({ model: 'faulty-embeddings', input: 'hi' }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+      const id = requestIdOf(err.headers);
+      expectFixed(err.message, RATE_LIMITED, id, ORG_ID, 'Rate limit reached');
+      expect(await upstreamOf(id)).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
     });
 
     it('an unreachable upstream → a fixed message without its address; the operator sees the transport failure', async () => {
