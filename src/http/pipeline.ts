@@ -5,9 +5,9 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import { countTokens } from 'gpt-tokenizer';
 import type { BillingSession, Outcome } from '../billing/session.ts';
-import { quoteChat, type Quote } from '../billing/quote.ts';
+import { countChatInput, quoteChat, type Quote } from '../billing/quote.ts';
+import { TokenCounter } from '../billing/tokens.ts';
 import { GatewayError } from '../domain/errors.ts';
 import { formatCredits } from '../domain/money.ts';
 import type { Usage } from '../domain/usage.ts';
@@ -57,8 +57,9 @@ function isNative(channel: Channel, dialect: ChatDialect): boolean {
   return dialect.passThrough !== undefined && channel.adapter.native?.protocol === dialect.protocol;
 }
 
-/** Text of the canonical chunk's output, gathered only to bill a stream that ends without usage. */
-function collectDelivered(chunk: ChatCompletionChunk, into: string[]): void {
+/** Text of the canonical chunk's output, counted only to bill a stream that ends without usage. */
+function deliveredText(chunk: ChatCompletionChunk): string {
+  const into: string[] = [];
   for (const choice of chunk.choices ?? []) {
     const delta = choice.delta as (typeof choice.delta & { reasoning_content?: unknown }) | undefined;
     if (!delta) continue;
@@ -70,6 +71,7 @@ function collectDelivered(chunk: ChatCompletionChunk, into: string[]): void {
       if (call.function?.arguments) into.push(call.function.arguments);
     }
   }
+  return into.join('');
 }
 
 function deliveredFromCompletion(result: ChatResult): string[] {
@@ -82,10 +84,32 @@ function deliveredFromCompletion(result: ChatResult): string[] {
   return out;
 }
 
-/** Billing when the upstream reported no usage: counted prompt + counted delivered output (docs/billing.md). */
-function countedUsage(quote: Quote, delivered: string[]): Usage | undefined {
-  if (delivered.length === 0) return undefined;
-  return { input: quote.countedInputTokens, cachedInput: 0, cacheWrite: 0, output: countTokens(delivered.join('')), reasoning: 0 };
+/**
+ * The output the client received, counted as it leaves the process (billing/tokens.ts: bounded work, never
+ * re-counted at the end): the bill when the upstream reported no usage (docs/billing.md).
+ */
+class DeliveredOutput {
+  private readonly counter = new TokenCounter();
+  private any = false;
+
+  add(text: string): void {
+    if (!text) return;
+    this.any = true;
+    this.counter.push(text);
+  }
+
+  /** Counted prompt + counted delivered output; nothing when nothing was delivered. */
+  async usage(quote: Quote): Promise<Usage | undefined> {
+    if (!this.any) return undefined;
+    const output = await this.counter.count();
+    return { input: quote.countedInputTokens, cachedInput: 0, cacheWrite: 0, output: output.tokens, reasoning: 0 };
+  }
+}
+
+function countedUsage(quote: Quote, delivered: string[]): Promise<Usage | undefined> {
+  const output = new DeliveredOutput();
+  output.add(delivered.join(''));
+  return output.usage(quote);
 }
 
 function outcome(run: Run, usage: Usage | undefined, status: Outcome['status'], httpStatus: number, errorCode: string | null, ttfbMs: number | null): Outcome {
@@ -105,13 +129,13 @@ async function prepareJson(run: Run): Promise<PreparedJson> {
   const native = sent.channel.adapter.native;
   if (run.native && native && dialect.passThrough) {
     const passThrough = dialect.passThrough;
-    return { usage: native.usageFromBody(body) ?? countedUsage(run.quote, native.deliveredFromBody(body)), encode: (receipt) => passThrough.encodeResponse(body, receipt) };
+    return { usage: native.usageFromBody(body) ?? (await countedUsage(run.quote, native.deliveredFromBody(body))), encode: (receipt) => passThrough.encodeResponse(body, receipt) };
   }
   const chat = sent.channel.adapter.chat;
   if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
   const result = chat.decodeResponse(body, run.call);
   const context = dialectContext(run, false);
-  return { usage: result.usage ?? countedUsage(run.quote, deliveredFromCompletion(result)), encode: (receipt) => dialect.encodeResponse(result.response, receipt, context) };
+  return { usage: result.usage ?? (await countedUsage(run.quote, deliveredFromCompletion(result))), encode: (receipt) => dialect.encodeResponse(result.response, receipt, context) };
 }
 
 async function respondJson(run: Run, prepared: PreparedJson): Promise<unknown> {
@@ -126,22 +150,23 @@ interface StreamStep {
   usage?: Usage;
   done?: boolean;
   error?: GatewayError;
+  /** Output text this step carries to the client (billed by counting when no usage is reported). */
+  delivered?: string;
 }
 
-async function* nativeSteps(run: Run, frames: AsyncIterable<SseFrame>, delivered: string[]): AsyncGenerator<StreamStep> {
+async function* nativeSteps(run: Run, frames: AsyncIterable<SseFrame>): AsyncGenerator<StreamStep> {
   const native = run.sent.channel.adapter.native;
   const passThrough = run.dialect.passThrough;
   if (!native || !passThrough) throw new GatewayError('internal_error', 'no pass-through codec');
   for await (const item of native.tap(frames)) {
-    if (item.delivered) delivered.push(item.delivered);
     const receipt = item.usage ? { usage: item.usage, cost: run.session.chargeFor(item.usage) } : undefined;
     // An upstream error event is not forwarded (it may name the operator's organization or hosts): the stream
     // ends with the gateway's own error event instead (respondStream → passThrough.error).
-    yield item.error ? { text: '', error: item.error } : { text: passThrough.frame(item.frame, receipt), usage: item.usage, done: item.done };
+    yield item.error ? { text: '', error: item.error } : { text: passThrough.frame(item.frame, receipt), usage: item.usage, done: item.done, delivered: item.delivered };
   }
 }
 
-async function* translatedSteps(run: Run, frames: AsyncIterable<SseFrame>, delivered: string[], encoder: ChatStreamEncoder): AsyncGenerator<StreamStep> {
+async function* translatedSteps(run: Run, frames: AsyncIterable<SseFrame>, encoder: ChatStreamEncoder): AsyncGenerator<StreamStep> {
   const chat = run.sent.channel.adapter.chat;
   if (!chat) throw new GatewayError('internal_error', 'channel cannot serve chat');
   for await (const event of chat.decodeStream(frames, run.call)) {
@@ -150,9 +175,8 @@ async function* translatedSteps(run: Run, frames: AsyncIterable<SseFrame>, deliv
     } else if (event.type === 'error') {
       yield { text: '', error: event.error };
     } else {
-      collectDelivered(event.chunk, delivered);
       const receipt = event.usage ? { usage: event.usage, cost: run.session.chargeFor(event.usage) } : undefined;
-      yield { text: encoder.chunk(event.chunk, event.raw, receipt), usage: event.usage };
+      yield { text: encoder.chunk(event.chunk, event.raw, receipt), usage: event.usage, delivered: deliveredText(event.chunk) };
     }
   }
 }
@@ -162,7 +186,6 @@ interface OpenedStream {
   encoder: ChatStreamEncoder;
   early: StreamStep[];
   rest: AsyncIterator<StreamStep>;
-  delivered: string[];
 }
 
 /**
@@ -172,9 +195,8 @@ interface OpenedStream {
  */
 async function openStream(run: Run): Promise<OpenedStream> {
   const encoder = run.dialect.streamEncoder(dialectContext(run, run.decoded.wantsStreamUsage));
-  const delivered: string[] = [];
   const frames = sseFrames(run.sent.response.body);
-  const steps = run.native ? nativeSteps(run, frames, delivered) : translatedSteps(run, frames, delivered, encoder);
+  const steps = run.native ? nativeSteps(run, frames) : translatedSteps(run, frames, encoder);
   const early: StreamStep[] = [];
   for (;;) {
     const next = await steps.next();
@@ -182,18 +204,20 @@ async function openStream(run: Run): Promise<OpenedStream> {
     const step = next.value;
     if (step.error) throw step.error;
     early.push(step);
-    if (delivered.length > 0 || step.done) return { encoder, early, rest: steps, delivered };
+    if (step.delivered || step.done) return { encoder, early, rest: steps };
   }
 }
 
 async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
   const { reply, session, sent, signal } = run;
-  const { encoder, delivered } = opened;
+  const { encoder } = opened;
   reply.hijack();
   const headers: OutgoingHttpHeaders = { ...SSE_HEADERS };
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[name] = value;
   reply.raw.writeHead(200, headers);
   const writer = new StreamWriter(reply.raw);
+  // Output is counted once it has left the process, and only until the upstream reports usage.
+  const output = new DeliveredOutput();
   let usage: Usage | undefined;
   let completed = false;
   let failure: GatewayError | undefined;
@@ -214,7 +238,17 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
       if (step.done) completed = true;
       if (step.text) {
         ttfbMs ??= Math.round(performance.now() - session.info.startedAt);
-        await writer.write(step.text);
+        const delivered = step.delivered;
+        await writer.write(
+          step.text,
+          delivered
+            ? () => {
+                if (!usage) output.add(delivered);
+              }
+            : undefined,
+        );
+        // A client that left costs nothing further: the upstream is cancelled (finally) and nothing more is read.
+        if (writer.closed) break;
       }
       // After the end, read on to the end of the body so the upstream connection is reused.
     }
@@ -227,10 +261,12 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
     if (!sent.response.body.destroyed && !completed) sent.response.body.destroy();
   }
   const clientGone = signal.aborted || writer.closed;
+  // Still connected: what is buffered toward the client goes out after the settle, so it was delivered.
+  if (!clientGone) writer.deliverBuffered();
   if (!completed && !failure && !clientGone) {
     failure = new GatewayError('upstream_bad_response', 'The upstream ended the stream before it was complete.');
   }
-  const billed = usage ?? countedUsage(run.quote, delivered);
+  const billed = usage ?? (await output.usage(run.quote));
   if (clientGone) {
     await session.settle(outcome(run, billed, 'client_closed', 499, 'client_closed', ttfbMs));
     return;
@@ -282,7 +318,8 @@ export async function runChat(deps: AppDeps, request: FastifyRequest, reply: Fas
   // that answered; the hold covers the dearest of them.
   const candidates = [model, ...(decoded.fallbackModels ?? []).map((id) => resolveFallback(deps, auth, id))];
   const byId = new Map(candidates.map((m) => [m.config.id, m]));
-  const quotes = candidates.map((m) => quoteChat(decoded.canonical, m));
+  const input = await countChatInput(decoded.canonical);
+  const quotes = candidates.map((m) => quoteChat(decoded.canonical, m, input.tokens));
   const quote = quotes.reduce((a, b) => (b.hold > a.hold ? b : a));
   const session = await admitAndHold(deps, request, reply, { auth, model, endpoint: dialect.endpoint, stream: decoded.stream, startedAt, quote });
   const signal = cancelOnClientClose(reply);

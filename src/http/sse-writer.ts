@@ -1,16 +1,42 @@
-// Writes a stream to the client chunk by chunk, honouring backpressure, never buffering the whole.
+// Writes a stream to the client chunk by chunk. At most `maxBuffered` bytes wait in the process for a slow client:
+// past that, `write` waits for the socket to drain, so the caller stops reading its upstream (which undici then
+// stops reading from the network). Each write can say what it delivers; that is reported once the bytes have
+// left the process — bytes still buffered toward a socket that closed were never delivered (docs/billing.md).
 import type { ServerResponse } from 'node:http';
 
+/** Per-stream buffering toward the client (issue 11). */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+interface PendingWrite {
+  settled: boolean;
+  delivered?: () => void;
+}
+
 export class StreamWriter {
-  constructor(private readonly res: ServerResponse) {}
+  private readonly pending: PendingWrite[] = [];
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly maxBuffered = MAX_BUFFERED_BYTES,
+  ) {}
 
   get closed(): boolean {
     return this.res.destroyed || this.res.writableEnded;
   }
 
-  async write(text: string): Promise<void> {
+  /** Writes `text`; `delivered` runs once it has been handed to the operating system (never if it is not). */
+  async write(text: string, delivered?: () => void): Promise<void> {
     if (this.closed) return;
-    if (this.res.write(text)) return;
+    const entry: PendingWrite = delivered ? { settled: false, delivered } : { settled: false };
+    this.pending.push(entry);
+    this.res.write(text, (error) => {
+      if (!entry.settled) {
+        entry.settled = true;
+        if (!error) entry.delivered?.();
+      }
+      while (this.pending[0]?.settled) this.pending.shift();
+    });
+    if (this.res.writableLength <= this.maxBuffered || this.closed) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         this.res.off('drain', done);
@@ -20,6 +46,18 @@ export class StreamWriter {
       this.res.on('drain', done);
       this.res.on('close', done);
     });
+  }
+
+  /**
+   * The stream ends normally while the client is still there: what is still buffered will be delivered after
+   * this process has settled, so it counts as delivered now.
+   */
+  deliverBuffered(): void {
+    for (const entry of this.pending.splice(0)) {
+      if (entry.settled) continue;
+      entry.settled = true;
+      entry.delivered?.();
+    }
   }
 
   end(text?: string): void {

@@ -1,6 +1,6 @@
 // POST /v1/embeddings — same path as chat, without streaming.
 import type { FastifyInstance } from 'fastify';
-import { quoteEmbeddings } from '../../../billing/quote.ts';
+import { countEmbeddingsInput, quoteEmbeddings } from '../../../billing/quote.ts';
 import { GatewayError } from '../../../domain/errors.ts';
 import { formatCredits } from '../../../domain/money.ts';
 import { validateEmbeddingsRequest } from '../../../protocol/openai/validate.ts';
@@ -20,7 +20,7 @@ export function embeddingsRoute(app: FastifyInstance, deps: AppDeps): void {
     const body = validateEmbeddingsRequest(request.body);
     const auth = requireAuth(request.auth);
     const model = resolveModel(deps, auth, body.model, 'embeddings');
-    const quote = quoteEmbeddings(body, model);
+    const quote = quoteEmbeddings(body, model, (await countEmbeddingsInput(body)).tokens);
     const session = await admitAndHold(deps, request, reply, { auth, model, endpoint: 'embeddings', stream: false, startedAt, quote });
     const signal = cancelOnClientClose(reply);
     const callFor = (ch: Channel): CallContext => ({ settings: ch.settings, upstreamModel: ch.upstreamModel, stream: false, maxOutputTokens: model.config.maxOutputTokens });

@@ -1,7 +1,7 @@
 // POST /v1/messages (Anthropic Messages, any upstream) and POST /v1/messages/count_tokens (answered locally).
 // https://docs.claude.com/en/api/messages , https://docs.claude.com/en/api/messages-count-tokens
 import type { FastifyInstance } from 'fastify';
-import { countChatInputTokens } from '../../../billing/quote.ts';
+import { countChatInput } from '../../../billing/quote.ts';
 import { anthropicDialect } from '../../../protocol/anthropic/dialect.ts';
 import { anthropicErrorBody } from '../../../protocol/anthropic/errors.ts';
 import { toCanonical, validateMessagesRequest } from '../../../protocol/anthropic/request.ts';
@@ -18,6 +18,7 @@ export function messagesRoutes(app: FastifyInstance, deps: AppDeps): void {
     const withMax = typeof body === 'object' && body !== null && !Array.isArray(body) ? { max_tokens: 1, ...body } : body;
     const anthropicRequest = validateMessagesRequest(withMax);
     resolveModel(deps, requireAuth(request.auth), anthropicRequest.model, 'chat');
-    return { input_tokens: countChatInputTokens(toCanonical(anthropicRequest, [])) };
+    // Counted by the bounded counter: beyond its limits an upper bound, not the exact size (docs/billing.md).
+    return { input_tokens: (await countChatInput(toCanonical(anthropicRequest, []))).tokens };
   });
 }
