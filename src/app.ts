@@ -28,7 +28,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.config.bodyLimitBytes,
     genReqId: newRequestId,
     requestIdHeader: false,
-    return503OnClosing: true,
     // Timeouts, the connection cap, trusted proxies (X-Forwarded-*: client IPs, Secure cookies), framework errors.
     ...edgeServerOptions(deps.config.server),
   });

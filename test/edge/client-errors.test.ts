@@ -3,7 +3,7 @@
 // right status and a JSON body in the client protocol's shape (Anthropic's under /v1/messages), never 5xx.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { exchange, expectAnthropicError, expectOpenAIError, head } from '../helpers/raw-http.ts';
+import { exchange, expectAnthropicError, expectOpenAIError, head, parseResponse } from '../helpers/raw-http.ts';
 
 describe('framework and protocol errors in the client’s shape', () => {
   let t: TestGateway;
@@ -76,5 +76,29 @@ describe('framework and protocol errors in the client’s shape', () => {
     expectOpenAIError(await send(head('POST', '/v1/chat/completions', { 'content-type': 'text/xml', 'content-length': 7 }), '<a></a>'), 415, 'unsupported_media_type');
     const form = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': 3, authorization: `Bearer ${ADMIN_TOKEN}` };
     expectOpenAIError(await send(head('POST', '/admin/v1/users', form), 'a=b'), 415, 'unsupported_media_type');
+  });
+});
+
+describe('while the gateway shuts down', () => {
+  it('answers a request still arriving on an open connection 503 service_unavailable in the client’s shape', async () => {
+    const t = await startTestGateway();
+    try {
+      const { key } = await t.newUser('10');
+      const body = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content: '#delay:1500 #reply:first' }] });
+      const first = head('POST', '/v1/chat/completions', { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'content-length': Buffer.byteLength(body) }) + body;
+      // The second request arrives on the connection of a slow one still in flight, after closing began.
+      const pending = exchange(t.url, [first, 800, head('GET', '/v1/models', { authorization: `Bearer ${key}` })], 15_000);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const closing = t.gateway.app.close();
+      const r = await pending;
+      await closing;
+      const text = r.received.toString('latin1');
+      const second = parseResponse(Buffer.from(text.slice(text.indexOf('HTTP/1.1', 10)), 'latin1'));
+      expect(r.response?.status).toBe(200);
+      expectOpenAIError(second, 503, 'service_unavailable');
+      expect(second?.headers['retry-after']).toBe('1');
+    } finally {
+      await t.close().catch(() => undefined);
+    }
   });
 });

@@ -35,6 +35,8 @@ export function edgeServerOptions(server: Readonly<ServerConfig>): FastifyHttpOp
     connectionTimeout: 0,
     http: { headersTimeout: server.headersTimeoutMs, connectionsCheckingInterval: checkingIntervalMs(server) },
     trustProxy: trustProxy(server.trustedProxies),
+    // Our own 503 while closing (installEdge): Fastify's is not in the client's error shape.
+    return503OnClosing: false,
     frameworkErrors,
     clientErrorHandler: clientErrorHandler(server.maxUrlBytes),
   };
@@ -45,7 +47,14 @@ export function installEdge(app: FastifyInstance, server: Readonly<ServerConfig>
   capConnectionsPerAddress(app.server, server.maxConnectionsPerIp);
   installJsonParser(app, server.maxJsonDepth);
   const watch = new BodyWatch({ idleMs: server.bodyIdleTimeoutMs, minBytesPerSecond: server.bodyMinBytesPerSecond, graceMs: server.bodyRateGraceMs });
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', async (request) => {
+    // Requests still arriving on open connections while the gateway shuts down (Fastify adds Connection: close).
+    if (closing) throw new GatewayError('service_unavailable', 'The gateway is shutting down: retry the request.', { retryAfter: 1 });
     if (request.url.length > server.maxUrlBytes) throw new GatewayError('uri_too_long', `The request URL is longer than ${server.maxUrlBytes} bytes.`);
   });
   app.addHook('preParsing', async (request, _reply, payload) => {
