@@ -91,7 +91,8 @@ describe.each(backends)('$replicas gateway process(es) on $name', ({ name, repli
       `providers:\n  - { id: up, type: openai-compatible, base_url: "${mock.url}", api_key: up-key }\n` +
         'models:\n  - id: m\n    channels: [{ provider: up }]\n    price: { input_per_mtok_usd: 1, output_per_mtok_usd: 2 }\n',
     );
-    const env = { SWITCHYARD_ADMIN_TOKEN: TOKEN, DATABASE_URL: databaseUrl };
+    // 2000 connections from one address: past the per-address connection cap, which is not what this test is about.
+    const env = { SWITCHYARD_ADMIN_TOKEN: TOKEN, DATABASE_URL: databaseUrl, SWITCHYARD_MAX_CONNECTIONS_PER_IP: '0' };
     const gateways: GatewayProcess[] = [];
     const agent = new Agent({ connections: TOTAL, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
     let db: Db | undefined;

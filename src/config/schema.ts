@@ -173,6 +173,8 @@ export const serverSchema = z.strictObject({
   /** After body_rate_grace_ms, the body's average rate must stay above this (0: no minimum). */
   body_min_bytes_per_second: z.number().int().min(0).max(1_000_000_000).optional(),
   body_rate_grace_ms: ms.optional(),
+  /** A streamed answer whose client reads nothing for this long (its 1 MB buffer full) is closed and billed as delivered so far. */
+  stream_stall_timeout_ms: ms.optional(),
   /** An idle keep-alive connection is closed after this long (keep it above a load balancer's idle timeout). */
   keep_alive_timeout_ms: ms.optional(),
   /** Concurrent connections per socket peer address (behind a proxy: per proxy); 0: no cap. */

@@ -19,6 +19,8 @@ export interface ServerConfig {
   bodyMinBytesPerSecond: number;
   bodyRateGraceMs: number;
   keepAliveTimeoutMs: number;
+  /** A streamed answer whose client has read nothing for this long, with its buffer full, is closed. */
+  streamStallTimeoutMs: number;
   /** Concurrent connections per socket peer address; 0: no cap. */
   maxConnectionsPerIp: number;
   trustedProxies: TrustedProxies;
@@ -34,7 +36,8 @@ export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
   bodyRateGraceMs: 10_000,
   // Above the 60 s idle timeout of common load balancers, so they never reuse a connection we just closed.
   keepAliveTimeoutMs: 65_000,
-  maxConnectionsPerIp: 256,
+  streamStallTimeoutMs: 60_000,
+  maxConnectionsPerIp: 1024,
   trustedProxies: 0,
   maxJsonDepth: 128,
   maxUrlBytes: 8192,
@@ -110,6 +113,7 @@ export function serverConfig(file: Section, env: Env, legacyTrust: boolean | und
     bodyMinBytesPerSecond: numberSetting(env, 'SWITCHYARD_BODY_MIN_BYTES_PER_SECOND', file, 'body_min_bytes_per_second') ?? d.bodyMinBytesPerSecond,
     bodyRateGraceMs: numberSetting(env, 'SWITCHYARD_BODY_RATE_GRACE_MS', file, 'body_rate_grace_ms') ?? d.bodyRateGraceMs,
     keepAliveTimeoutMs: numberSetting(env, 'SWITCHYARD_KEEP_ALIVE_TIMEOUT_MS', file, 'keep_alive_timeout_ms') ?? d.keepAliveTimeoutMs,
+    streamStallTimeoutMs: numberSetting(env, 'SWITCHYARD_STREAM_STALL_TIMEOUT_MS', file, 'stream_stall_timeout_ms') ?? d.streamStallTimeoutMs,
     // Behind a proxy every connection comes from the proxy: no cap unless the operator sets one.
     maxConnectionsPerIp: numberSetting(env, 'SWITCHYARD_MAX_CONNECTIONS_PER_IP', file, 'max_connections_per_ip') ?? (behindProxy ? 0 : d.maxConnectionsPerIp),
     trustedProxies,

@@ -215,7 +215,7 @@ async function respondStream(run: Run, opened: OpenedStream): Promise<void> {
   const headers: OutgoingHttpHeaders = { ...SSE_HEADERS };
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[name] = value;
   reply.raw.writeHead(200, headers);
-  const writer = new StreamWriter(reply.raw);
+  const writer = new StreamWriter(reply.raw, run.deps.config.server.streamStallTimeoutMs);
   // Output is counted once it has left the process, and only until the upstream reports usage.
   const output = new DeliveredOutput();
   let usage: Usage | undefined;

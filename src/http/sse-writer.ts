@@ -2,6 +2,8 @@
 // past that, `write` waits for the socket to drain, so the caller stops reading its upstream (which undici then
 // stops reading from the network). Each write can say what it delivers; that is reported once the bytes have
 // left the process — bytes still buffered toward a socket that closed were never delivered (docs/billing.md).
+// A client that stays connected but reads nothing would hold the stream, its upstream connection and its hold
+// forever: with the buffer full and no drain for `stallMs`, the response is destroyed (the client is gone).
 import type { ServerResponse } from 'node:http';
 
 /** Per-stream buffering toward the client (issue 11). */
@@ -17,6 +19,7 @@ export class StreamWriter {
 
   constructor(
     private readonly res: ServerResponse,
+    private readonly stallMs: number,
     private readonly maxBuffered = MAX_BUFFERED_BYTES,
   ) {}
 
@@ -38,7 +41,9 @@ export class StreamWriter {
     });
     if (this.res.writableLength <= this.maxBuffered || this.closed) return;
     await new Promise<void>((resolve) => {
+      const stalled = setTimeout(() => this.res.destroy(), this.stallMs);
       const done = (): void => {
+        clearTimeout(stalled);
         this.res.off('drain', done);
         this.res.off('close', done);
         resolve();

@@ -33,6 +33,7 @@ export function usageEvent(requestId: string, userId: string, over: Partial<Usag
     latencyMs: 1234,
     ttfbMs: 210,
     attempts: 'p/m;ok;12ms',
+    upstreamError: null,
     createdAt: new Date(Math.floor(Date.now() / 1000) * 1000),
     ...over,
   };

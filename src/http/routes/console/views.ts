@@ -134,9 +134,9 @@ export function keyView(key: ApiKeyRecord, spend: bigint): z.input<typeof KeyVie
 }
 
 /** What a user sees of a usage event: the operator's view without the operator-only fields (which upstream
- * channel served it, the attempt trail, the hold). */
+ * channel served it, the attempt trail, the hold, the upstream's own error summary). */
 export function usageView(u: UsageEvent): z.input<typeof UsageView> {
-  const { user_id: _user, provider: _provider, channel: _channel, held_credits: _held, attempts: _attempts, ...view } = adminUsageView(u);
+  const { user_id: _user, provider: _provider, channel: _channel, held_credits: _held, attempts: _attempts, upstream_error: _upstream, ...view } = adminUsageView(u);
   return view;
 }
 
