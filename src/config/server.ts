@@ -1,9 +1,9 @@
 // The `server:` section (the HTTP edge, src/http/edge): timeouts, the per-address connection cap, trusted
 // proxies and input limits. Each setting's environment variable wins over the file.
 import { isIP } from 'node:net';
-import type { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { serverSchema, type FileConfig } from './schema.ts';
+import { integerSetting } from './settings.ts';
 
 /** A hop count (0: no proxy trusted) or the proxies' addresses / CIDR ranges (proxy-addr notation). */
 export type TrustedProxies = number | readonly string[];
@@ -47,14 +47,9 @@ type Env = Readonly<Record<string, string | undefined>>;
 type Section = NonNullable<FileConfig['server']>;
 type NumericKey = { [K in keyof Section]-?: NonNullable<Section[K]> extends number ? K : never }[keyof Section];
 
-/** An integer from the environment, checked against the same bounds as the file's field. */
+/** A numeric `server:` setting: its environment variable (within the file field's bounds) wins over the file. */
 function numberSetting(env: Env, name: string, file: Section, key: NumericKey): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return file[key];
-  const field: z.ZodType<number | undefined> = serverSchema.shape[key];
-  const parsed = field.safeParse(/^\d+$/.test(raw) ? Number(raw) : Number.NaN);
-  if (!parsed.success || parsed.data === undefined) throw new ConfigError(`${name}: "${raw}" is out of range (${parsed.error?.issues[0]?.message ?? 'expected an integer'})`);
-  return parsed.data;
+  return integerSetting(env, name, file[key], serverSchema.shape[key]);
 }
 
 const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
