@@ -7,7 +7,8 @@ import type { MicroCredits } from '../domain/money.ts';
 import type {
   AccountRecord, LoginRecord, SessionRecord, TokenPurpose, UsageAggregate, UsageEvent, UsagePageFilter, UserRecord,
 } from './types.ts';
-import { RATE_LIMIT_COLUMNS, mapUsage, mapUser, toBig, toDate, toDateOrNull, toNum, toUserStatus, type Database } from './db.ts';
+import { mapUsage } from './usage-rows.ts';
+import { RATE_LIMIT_COLUMNS, mapUser, toBig, toDate, toDateOrNull, toNum, toUserStatus, type Database } from './db.ts';
 import { checkLimit } from './ledger.ts';
 import { insertUser } from './repos.ts';
 

@@ -11,9 +11,10 @@ import type {
   UsageRepo, UserFilter, UserRecord, UserRole, UserStatus,
 } from './types.ts';
 import {
-  LEDGER_COLUMNS, StorageConflictError, isUniqueViolation, mapKey, mapLedger, mapUsage, mapUser, newKeyId, newNotificationId,
+  LEDGER_COLUMNS, StorageConflictError, isUniqueViolation, mapKey, mapLedger, mapUser, newKeyId, newNotificationId,
   newUserId, toBig, toDate, toDateOrNull, toNum, type Database,
 } from './db.ts';
+import { mapUsage } from './usage-rows.ts';
 import { checkLimit } from './ledger.ts';
 import { KEY_COLUMNS, scopeColumns } from './scopes.ts';
 

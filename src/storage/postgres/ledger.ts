@@ -11,7 +11,7 @@ import {
 } from '../ledger.ts';
 import { CREDIT, EXPIRE, EXPIRED_CANDIDATES, FIND_KEY, HOLD, HOLD_BATCH, HOLD_CAPPED, RECORD_USAGE, RECORD_USAGE_BATCH, SETTLE, SETTLE_BATCH, TOUCH } from './queries.ts';
 import { Batcher } from './batcher.ts';
-import { USAGE_COLUMNS, usageRow, type UsageValue } from '../db.ts';
+import { USAGE_COLUMNS, usageRow, type UsageValue } from '../usage-rows.ts';
 
 interface HoldResult { debited: bigint | null; balance: bigint | null; existed: boolean }
 interface CappedHoldResult { o_status: 'ok' | 'exists' | 'balance' | SpendPeriod; o_balance: bigint | null; o_spent: bigint | null }

@@ -5,7 +5,8 @@
 // main query reads them; they see each other's effects only through RETURNING. Row locks + READ COMMITTED
 // re-check (`WHERE … status = 'held'`, `WHERE balance >= …`) are what make concurrent calls safe.
 
-import { KEY_AUTH_SELECT, USAGE_COLUMNS } from '../db.ts';
+import { KEY_AUTH_SELECT } from '../db.ts';
+import { USAGE_COLUMNS } from '../usage-rows.ts';
 
 // v4: also the user's rate-limit overrides (migration 0008). A new name, so a connection that prepared an older
 // version never runs it against the new schema's expectations.

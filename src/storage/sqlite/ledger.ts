@@ -8,7 +8,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { INT64_MAX, type MicroCredits } from '../../domain/money.ts';
 import type { HoldCaps, HoldOutcome, HoldRequest, KeyAuthRecord, SettleOutcome, SettleRequest, UsageEvent } from '../types.ts';
-import { KEY_AUTH_SELECT, USAGE_COLUMNS, mapKeyAuth, type KeyAuthRow } from '../db.ts';
+import { KEY_AUTH_SELECT, mapKeyAuth, type KeyAuthRow } from '../db.ts';
+import { USAGE_COLUMNS } from '../usage-rows.ts';
 import {
   EXPIRED_CODE, EXPIRED_REASON, InsufficientBalanceError, SWEEPER_ACTOR, UnknownUserError, checkBalanceLimit, checkCredit, checkHold,
   checkLimit, checkSettle, reserveSpend, storableUsage, type SpendRow,
