@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { quoteChat } from '../src/billing/quote.ts';
+import { countChatInput, quoteChat } from '../src/billing/quote.ts';
 import { ConfigError, loadConfig } from '../src/config/index.ts';
 import { formatReset } from '../src/limits/limiter.ts';
 import type { ChatRequest } from '../src/providers/shared/types.ts';
@@ -90,10 +90,9 @@ describe('rate limits on one process (memory store)', () => {
     const body = chat('#words:5', { max_tokens: 600 });
     const model = t.gateway.deps.catalogue.get('gpt-4o-mini');
     if (!model) throw new Error('no model');
-    const estimate = (() => {
-      const q = quoteChat(body as unknown as ChatRequest, model);
-      return q.countedInputTokens + q.maxOutputTokens;
-    })();
+    const request = body as unknown as ChatRequest;
+    const q = quoteChat(request, model, (await countChatInput(request)).tokens);
+    const estimate = q.countedInputTokens + q.maxOutputTokens;
     const first = await post(t, key, '/v1/chat/completions', body);
     expect(first.status).toBe(200);
     expect(first.headers.get('x-ratelimit-limit-tokens')).toBe('1000');

@@ -9,7 +9,7 @@
 // cut before its first token (nothing delivered, nothing charged) there too.
 import { countTokens } from 'gpt-tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countChatInputTokens } from '../src/billing/quote.ts';
+import { countChatInput } from '../src/billing/quote.ts';
 import { parseCredits } from '../src/domain/money.ts';
 import type { ChatRequest } from '../src/providers/shared/types.ts';
 import { startTestGateway, UPSTREAM_KEY, type TestGateway } from './helpers/gateway.ts';
@@ -116,7 +116,7 @@ async function waitForEvent(userId: string): Promise<Event> {
 }
 
 /** The prompt as the gateway counts it when no usage arrives (o200k, the chat framing, no margin). */
-const countedPrompt = (prompt: string): number => countChatInputTokens({ model: 'm', messages: [{ role: 'user', content: prompt }] } as ChatRequest);
+const countedPrompt = async (prompt: string): Promise<number> => (await countChatInput({ model: 'm', messages: [{ role: 'user', content: prompt }] } as ChatRequest)).tokens;
 const cost = (input: number, output: number): bigint => BigInt(input) * INPUT_MICRO + BigInt(output) * OUTPUT_MICRO;
 
 /** One hold, its release and (for a charge) one capture of exactly `charged`; balance = grant − charged = Σ ledger. */
@@ -148,7 +148,7 @@ describe('the client disconnects mid-stream: prompt + delivered output, counted'
         controller.abort();
 
         const event = await waitForEvent(userId);
-        const input = countedPrompt(prompt);
+        const input = await countedPrompt(prompt);
         const output = countTokens(delivered);
         expect(event).toMatchObject({ request_id: requestId, status: 'client_closed', http_status: 499, tokens: { input, output, cached_input: 0, cache_write: 0 } });
         expect(parseCredits(event.cost_credits)).toBe(cost(input, output));
@@ -189,7 +189,7 @@ describe('the stream completes without a usage report: prompt + whole output, co
       const delivered = deliveredText(client, sse);
       expect(delivered).toBe('w1 w2 w3 w4 w5 w6 w7 w8 w9');
       const event = await waitForEvent(userId);
-      const input = countedPrompt(prompt);
+      const input = await countedPrompt(prompt);
       const output = countTokens(delivered);
       expect(event).toMatchObject({ request_id: requestId, status: 'ok', tokens: { input, output } });
       expect(parseCredits(event.cost_credits)).toBe(cost(input, output));

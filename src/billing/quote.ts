@@ -45,8 +45,6 @@ async function total({ counter, fixed }: Input): Promise<TokenCount> {
   return { tokens: fixed + counted.tokens, exact: counted.exact };
 }
 
-const totalNow = ({ counter, fixed }: Input): number => fixed + counter.countNow().tokens;
-
 function chatInput(request: ChatRequest): Input {
   const counter = new TokenCounter();
   let fixed = REPLY_PRIMING;
@@ -70,11 +68,6 @@ export function countChatInput(request: ChatRequest): Promise<TokenCount> {
   return total(chatInput(request));
 }
 
-/** The same count without yielding: for small prompts and tests (the request path awaits countChatInput). */
-export function countChatInputTokens(request: ChatRequest): number {
-  return totalNow(chatInput(request));
-}
-
 /** Counted tokens plus a margin for tokenizers that count more: +25 % + 16. */
 export function withMargin(tokens: number): number {
   return tokens + Math.ceil(tokens / 4) + 16;
@@ -93,8 +86,8 @@ export function maxOutputTokens(request: ChatRequest, model: PricedModel): numbe
   return perChoice * n;
 }
 
-/** `counted`: the prompt's tokens (countChatInput), counted once for every model a request may fall back to. */
-export function quoteChat(request: ChatRequest, model: PricedModel, counted = countChatInputTokens(request)): Quote {
+/** `counted`: the prompt's tokens (countChatInput: bounded work), counted once for every model a request may fall back to. */
+export function quoteChat(request: ChatRequest, model: PricedModel, counted: number): Quote {
   const maxOut = maxOutputTokens(request, model);
   // Every output token could be a reasoning token (and the reverse): the dearer rate covers both.
   const hold = tokenCost(withMargin(counted), model.worstInputPerMtok) + tokenCost(maxOut, model.worstOutputPerMtok) + model.price.perRequest;
@@ -120,10 +113,7 @@ export function countEmbeddingsInput(request: EmbeddingsRequest): Promise<TokenC
   return total(embeddingsInput(request));
 }
 
-export function countEmbeddingsInputTokens(request: EmbeddingsRequest): number {
-  return totalNow(embeddingsInput(request));
-}
-
-export function quoteEmbeddings(request: EmbeddingsRequest, model: PricedModel, counted = countEmbeddingsInputTokens(request)): Quote {
+/** `counted`: the input's tokens (countEmbeddingsInput: bounded work). */
+export function quoteEmbeddings(request: EmbeddingsRequest, model: PricedModel, counted: number): Quote {
   return { hold: tokenCost(withMargin(counted), model.worstInputPerMtok) + model.price.perRequest, countedInputTokens: counted, maxOutputTokens: 0 };
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Catalogue, costOf, imagePrice, publicPricing, videoSecondPrice } from '../../src/billing/catalogue.ts';
-import { countChatInputTokens, quoteChat, quoteEmbeddings, withMargin } from '../../src/billing/quote.ts';
+import { countChatInput, countEmbeddingsInput, quoteChat, quoteEmbeddings, withMargin } from '../../src/billing/quote.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { parseEffectiveFrom } from '../../src/config/prices.ts';
 import { formatUsd, unitCost } from '../../src/domain/money.ts';
@@ -112,15 +112,16 @@ describe('price shapes', () => {
     expect(imagePrice(asVersion({ ...price, perImage: {} }), '1024x1024', 'low')).toBe(0n);
   });
 
-  it('the hold covers the per-request fee and the dearer of the output and reasoning rates', () => {
+  it('the hold covers the per-request fee and the dearer of the output and reasoning rates', async () => {
     const config = mediaModel();
     const model = new Catalogue([config], [{ ...asVersion(config.price), model: 'm' }]).get('m');
     if (!model) throw new Error('no model');
     const request = { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 } as ChatRequest;
-    const counted = countChatInputTokens(request);
-    const quote = quoteChat(request, model);
+    const counted = (await countChatInput(request)).tokens;
+    const quote = quoteChat(request, model, counted);
     expect(quote.hold).toBe(BigInt(withMargin(counted)) * 150n + 100n * 2_000n + 5_000_000n);
-    const embeddings = quoteEmbeddings({ model: 'm', input: 'hello' } as EmbeddingsRequest, model);
+    const hello = { model: 'm', input: 'hello' } as EmbeddingsRequest;
+    const embeddings = quoteEmbeddings(hello, model, (await countEmbeddingsInput(hello)).tokens);
     expect(embeddings.hold).toBe(BigInt(withMargin(1)) * 150n + 5_000_000n);
   });
 
